@@ -1,0 +1,9 @@
+//! Conformance harness for daemons that speak the XPipe API v10.0.
+//!
+//! The crate loads declarative cases and JSON Schemas at run time, runs the cases against a
+//! daemon (or the embedded mock daemon) and reports one libtest-mimic trial per case.
+
+pub mod case;
+pub mod glob;
+pub mod mock;
+pub mod schema;

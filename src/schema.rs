@@ -1,0 +1,1 @@
+//! JSON Schemas of the API models, compiled once per run.
