@@ -4,6 +4,12 @@
 //! daemon (or the embedded mock daemon) and reports one libtest-mimic trial per case.
 
 pub mod case;
+pub mod cli;
 pub mod glob;
+pub mod http;
+pub mod loader;
 pub mod mock;
+pub mod runner;
 pub mod schema;
+pub mod snapshot;
+pub mod suite;

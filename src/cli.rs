@@ -1,0 +1,175 @@
+//! The command line: every flag, its help text and its environment variable, in one place.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use reqwest::Url;
+
+use crate::http::HttpSettings;
+use crate::suite::{SuiteConfig, default_dir};
+
+/// Checks whether a daemon speaks the XPipe API v10.0 correctly, case by case.
+///
+/// Without a subcommand it runs the suite, against the embedded mock daemon unless --target
+/// names another.
+#[derive(Debug, Parser)]
+#[command(name = "xpipe-conformance", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do; `run` when left out.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The options of `run`, accepted without the word `run`.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the suite against a daemon, or against the embedded mock without --target.
+    Run(RunArgs),
+    /// Serve the embedded mock daemon until interrupted, as a stand-in for client developers.
+    Mock(MockArgs),
+}
+
+/// Options of a run, followed by libtest's own (filter, --exact, --list, --ignored, ...).
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The daemon to check, e.g. http://127.0.0.1:21721; the embedded mock when left out.
+    #[arg(long, env = "XPIPE_TARGET", value_name = "URL")]
+    pub target: Option<Url>,
+    /// API key for `ApiKey` handshakes.
+    #[arg(long, env = "XPIPE_API_KEY", value_name = "KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// The daemon's auth file ($TEMP/xpipe_auth) for `Local` handshakes.
+    #[arg(long, env = "XPIPE_AUTH_FILE", value_name = "PATH")]
+    pub auth_file: Option<PathBuf>,
+    /// Seconds one request may take, answer included.
+    #[arg(long, default_value_t = 5.0, value_name = "SECS", value_parser = positive_seconds)]
+    pub timeout: f64,
+    /// Accept TLS certificates that do not verify (self-signed daemons).
+    #[arg(long)]
+    pub insecure: bool,
+    /// The largest answer body to read, in bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
+    pub max_body: usize,
+    /// Let `should` cases fail the run too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Snapshot folder for this target (default: snapshots/mock for the embedded mock, none
+    /// otherwise).
+    #[arg(long, value_name = "DIR")]
+    pub snapshots: Option<PathBuf>,
+    /// The case folder.
+    #[arg(long, value_name = "DIR")]
+    pub cases: Option<PathBuf>,
+    /// The schema folder.
+    #[arg(long, value_name = "DIR")]
+    pub schemas: Option<PathBuf>,
+    /// Run only cases with this tag (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Leave out cases with this tag (repeatable), e.g. side-effects on a desktop daemon.
+    #[arg(long = "skip-tag", value_name = "TAG")]
+    pub skip_tags: Vec<String>,
+    /// libtest's options: FILTER, --exact, --list, --ignored, --include-ignored, --skip,
+    /// --format, --test-threads, ...
+    #[command(flatten)]
+    pub libtest: libtest_mimic::Arguments,
+}
+
+impl RunArgs {
+    /// The suite configuration these options describe.
+    pub fn suite_config(&self) -> SuiteConfig {
+        SuiteConfig {
+            target: self.target.clone(),
+            api_key: self.api_key.clone().filter(|k| !k.is_empty()),
+            auth_file: self.auth_file.clone(),
+            http: HttpSettings {
+                timeout: Duration::from_secs_f64(self.timeout),
+                connect_timeout: Duration::from_secs_f64(self.timeout.min(3.0)),
+                insecure: self.insecure,
+                max_body: self.max_body,
+            },
+            strict: self.strict,
+            snapshots: self.snapshots.clone(),
+            cases_dir: self.cases.clone().unwrap_or_else(|| default_dir("cases")),
+            schemas_dir: self.schemas.clone().unwrap_or_else(|| default_dir("schemas")),
+            tags: self.tags.clone(),
+            skip_tags: self.skip_tags.clone(),
+        }
+    }
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs.is_finite() && secs <= 86_400.0 => Ok(secs),
+        _ => Err(format!("{text:?} is not a number of seconds between 0 and 86400")),
+    }
+}
+
+/// Options of the standalone mock.
+#[derive(Debug, Clone, Args)]
+pub struct MockArgs {
+    /// The port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 21721)]
+    pub port: u16,
+    /// The address to listen on; only loopback unless you say otherwise.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
+    /// The API key clients must present (random, and printed, when left out).
+    #[arg(long, env = "XPIPE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Where to write the Local auth secret (default: a private temp folder).
+    #[arg(long, value_name = "PATH")]
+    pub auth_file: Option<PathBuf>,
+    /// The connections to serve, as {"connections": [...]} (default: the built-in fixture).
+    #[arg(long, value_name = "FILE")]
+    pub fixture: Option<PathBuf>,
+    /// Match query filters regardless of letter case.
+    #[arg(long)]
+    pub case_insensitive: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("xpipe-conformance").chain(args.iter().copied()))
+            .unwrap()
+    }
+
+    #[test]
+    fn bare_command_runs_with_libtest_arguments() {
+        let cli = parse(&["--list", "handshake", "--exact"]);
+        assert!(cli.command.is_none());
+        assert!(cli.run.libtest.list && cli.run.libtest.exact);
+        assert_eq!(cli.run.libtest.filter.as_deref(), Some("handshake"));
+    }
+
+    #[test]
+    fn run_takes_target_and_libtest_options_mixed() {
+        let cli = parse(&["run", "--target", "http://127.0.0.1:9", "--test-threads", "1", "--strict"]);
+        let Some(Command::Run(run)) = cli.command else { panic!("not run") };
+        assert_eq!(run.target.unwrap().as_str(), "http://127.0.0.1:9/");
+        assert_eq!(run.libtest.test_threads, Some(1));
+        assert!(run.strict);
+    }
+
+    #[test]
+    fn mock_defaults_to_loopback() {
+        let cli = parse(&["mock", "--port", "0"]);
+        let Some(Command::Mock(mock)) = cli.command else { panic!("not mock") };
+        assert_eq!(mock.bind, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(mock.port, 0);
+    }
+
+    #[test]
+    fn a_zero_timeout_is_refused() {
+        let error = Cli::try_parse_from(["xpipe-conformance", "--timeout", "0"]).unwrap_err();
+        assert!(error.to_string().contains("seconds"), "{error}");
+    }
+}

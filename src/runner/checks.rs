@@ -1,0 +1,271 @@
+//! Expectations applied to one answer: each check returns the problems it found, in words.
+
+use serde_json::Value;
+
+use crate::case::{BodyShape, Expect};
+use crate::http::HttpResponse;
+use crate::runner::derive::{self, QueryFilters};
+use crate::runner::template::Variables;
+use crate::schema::SchemaSet;
+
+/// The path of the only operation whose answers are filtered lists.
+pub const QUERY_PATH: &str = "/connection/query";
+
+/// An answer together with its body parsed as JSON, if it is JSON.
+pub struct Answer<'a> {
+    /// The raw answer.
+    pub response: &'a HttpResponse,
+    /// The body as JSON, or why it is not.
+    pub json: Result<Value, String>,
+}
+
+impl<'a> Answer<'a> {
+    /// Parses the body of an answer once, for all checks.
+    pub fn new(response: &'a HttpResponse) -> Self {
+        let json = if response.body.is_empty() {
+            Err("the body is empty".to_owned())
+        } else {
+            serde_json::from_slice(&response.body).map_err(|e| format!("the body is not JSON: {e}"))
+        };
+        Self { response, json }
+    }
+}
+
+/// What a step sent, as far as checks need it.
+pub struct Sent<'a> {
+    /// The request path.
+    pub path: &'a str,
+    /// The JSON body sent, if the step sent one.
+    pub body: Option<&'a Value>,
+}
+
+/// Applies every expectation of a step; returns the problems, empty when all hold.
+pub fn check_answer(
+    expect: &Expect,
+    sent: &Sent<'_>,
+    answer: &Answer<'_>,
+    vars: &Variables,
+    schemas: &SchemaSet,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let status = answer.response.status;
+
+    if let Some(expected) = &expect.status
+        && !expected.accepts(status)
+    {
+        problems.push(format!("expected status {expected}, got {status}"));
+        // The other expectations describe the answer that status would have carried, so
+        // checking them against another answer only adds noise.
+        return problems;
+    }
+    if let Some(media_type) = &expect.content_type {
+        problems.extend(check_content_type(media_type, expect.content_type_required, answer));
+    }
+    if let Some(shape) = expect.body {
+        problems.extend(check_body_shape(shape, answer));
+    }
+    if let Some(model) = &expect.model {
+        problems.extend(check_model(model, answer, schemas));
+    }
+    problems.extend(check_values(expect, answer, vars));
+    problems.extend(check_query_answer(expect, sent, answer, vars));
+    problems
+}
+
+fn check_content_type(expected: &str, required: bool, answer: &Answer<'_>) -> Option<String> {
+    match &answer.response.content_type {
+        // An answer without a body needs no header.
+        None if answer.response.body.is_empty() => None,
+        None if required => Some(format!("expected Content-Type {expected}, the header is missing")),
+        None => None,
+        Some(actual) if essence(actual) == essence(expected) => None,
+        Some(actual) => Some(format!("expected Content-Type {expected}, got {actual:?}")),
+    }
+}
+
+/// The media type without parameters, lowercase: `application/json; charset=UTF-8` is
+/// `application/json`.
+pub fn essence(media_type: &str) -> String {
+    media_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+fn check_body_shape(shape: BodyShape, answer: &Answer<'_>) -> Option<String> {
+    let empty = answer.response.body.is_empty();
+    let holds = match shape {
+        BodyShape::Json => answer.json.is_ok(),
+        BodyShape::Empty => empty,
+        BodyShape::EmptyOrJson => empty || answer.json.is_ok(),
+        BodyShape::EmptyOrEmptyObject => {
+            empty || matches!(&answer.json, Ok(Value::Object(fields)) if fields.is_empty())
+        }
+    };
+    let wanted = match shape {
+        BodyShape::Json => "a JSON body",
+        BodyShape::Empty => "an empty body",
+        BodyShape::EmptyOrJson => "an empty or JSON body",
+        BodyShape::EmptyOrEmptyObject => "an empty body or {}",
+    };
+    (!holds).then(|| match &answer.json {
+        Err(why) if !empty => format!("expected {wanted}; {why}"),
+        _ => format!("expected {wanted}"),
+    })
+}
+
+fn check_model(model: &str, answer: &Answer<'_>, schemas: &SchemaSet) -> Vec<String> {
+    let json = match &answer.json {
+        Ok(json) => json,
+        Err(why) => return vec![format!("expected a {model}; {why}")],
+    };
+    match schemas.validate(model, json) {
+        Ok(()) => Vec::new(),
+        Err(violations) => {
+            let mut lines = vec![format!("the body is not a valid {model}:")];
+            lines.extend(violations.iter().map(|v| format!("  {v}")));
+            vec![lines.join("\n")]
+        }
+    }
+}
+
+fn check_values(expect: &Expect, answer: &Answer<'_>, vars: &Variables) -> Vec<String> {
+    let mut problems = Vec::new();
+    let json = answer.json.as_ref().ok();
+    for (pointer, expected) in &expect.json {
+        let expected = match vars.render_value(expected) {
+            Ok(value) => value,
+            Err(why) => {
+                problems.push(why);
+                continue;
+            }
+        };
+        match json.and_then(|j| j.pointer(pointer)) {
+            Some(actual) if *actual == expected => {}
+            Some(actual) => problems.push(format!("at {pointer}: expected {expected}, got {actual}")),
+            None => problems.push(format!("at {pointer}: expected {expected}, found nothing")),
+        }
+    }
+    for pointer in &expect.absent {
+        if let Some(actual) = json.and_then(|j| j.pointer(pointer)) {
+            problems.push(format!("at {pointer}: expected nothing, found {}", preview(actual)));
+        }
+    }
+    for (pointer, unwanted) in &expect.not_equal {
+        match vars.render_value(unwanted) {
+            Ok(unwanted) if json.and_then(|j| j.pointer(pointer)) == Some(&unwanted) => {
+                problems.push(format!("at {pointer}: expected anything but {unwanted}"));
+            }
+            Ok(_) => {}
+            Err(why) => problems.push(why),
+        }
+    }
+    problems
+}
+
+/// The checks of a connection query answer: those the case asks for, and the one every
+/// successful query answer must pass, that each item matches the filters sent.
+fn check_query_answer(
+    expect: &Expect,
+    sent: &Sent<'_>,
+    answer: &Answer<'_>,
+    vars: &Variables,
+) -> Vec<String> {
+    let found = answer.json.as_ref().ok().and_then(|j| j.get("found"));
+    let filters = sent.body.and_then(QueryFilters::from_body);
+    let mut problems = Vec::new();
+    let is_query_success = sent.path == QUERY_PATH && (200..300).contains(&answer.response.status);
+
+    if let (true, Some(found), Some(filters)) = (is_query_success, found, &filters) {
+        let strays = derive::items_not_matching(&derive::items(found), filters);
+        if !strays.is_empty() {
+            problems.push(format!(
+                "the answer holds connections the filters do not match: {}",
+                labels(&strays)
+            ));
+        }
+    }
+
+    let Some(check) = &expect.found else {
+        return problems;
+    };
+    let Some(found) = found else {
+        problems.push("expected a `found` list, the body has none".to_owned());
+        return problems;
+    };
+    let answered = derive::items(found);
+    if let Some(count) = check.count
+        && found.as_array().map(Vec::len) != Some(count)
+    {
+        problems.push(format!("expected {count} connections, got {}", preview(found)));
+    }
+    if let Some(expected) = &check.connections {
+        let mut expected = expected.clone();
+        let mut actual: Vec<String> = answered.iter().map(|i| i.connection.clone()).collect();
+        expected.sort();
+        actual.sort();
+        if expected != actual {
+            problems.push(format!("expected the connections {expected:?}, got {actual:?}"));
+        }
+    }
+    if let Some(listing_var) = &check.agrees_with {
+        match (vars.get(listing_var), &filters) {
+            (None, _) => problems.push(format!("unknown variable ${{{listing_var}}}")),
+            (_, None) => problems.push("`agrees_with` needs a request body with the three filters".into()),
+            (Some(listing), Some(filters)) => {
+                let listing = derive::items(listing);
+                let diff = derive::compare_with_listing(&listing, filters, &answered);
+                if !diff.missing.is_empty() {
+                    problems.push(format!(
+                        "the full listing holds connections these filters match that the answer lacks: {}",
+                        labels(&diff.missing)
+                    ));
+                }
+                if !diff.unexpected.is_empty() {
+                    problems.push(format!(
+                        "the answer holds connections these filters must not match (or that the full listing lacks): {}",
+                        labels(&diff.unexpected)
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+fn labels(items: &[derive::Item]) -> String {
+    const SHOWN: usize = 8;
+    let mut text: Vec<String> = items.iter().take(SHOWN).map(|i| i.label()).collect();
+    if items.len() > SHOWN {
+        text.push(format!("and {} more", items.len() - SHOWN));
+    }
+    text.join(", ")
+}
+
+/// A JSON value shortened for a message.
+pub fn preview(value: &Value) -> String {
+    let text = value.to_string();
+    shorten(&text, 200)
+}
+
+/// Text cut to at most `max` characters, marked when cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &text[..cut], text.len()),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_types_compare_by_essence() {
+        assert_eq!(essence("Application/JSON; charset=UTF-8"), "application/json");
+        assert_eq!(essence("application/json"), "application/json");
+    }
+
+    #[test]
+    fn shorten_marks_a_cut() {
+        assert_eq!(shorten("abc", 5), "abc");
+        assert!(shorten(&"x".repeat(300), 10).starts_with("xxxxxxxxxx…"));
+    }
+}

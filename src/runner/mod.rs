@@ -1,0 +1,349 @@
+//! Runs one case against a target: sessions, steps, derived values and captures.
+//!
+//! The runner turns a [`Case`] into a verdict. It sends through [`HttpClient`], checks through
+//! [`checks`], and says why a case is ignored before anything is sent.
+
+pub mod checks;
+pub mod derive;
+pub mod template;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::case::{Case, Requirement, Session, Step};
+use crate::http::{HttpClient, HttpRequest, HttpResponse};
+use crate::schema::SchemaSet;
+use crate::snapshot;
+use checks::{Answer, Sent};
+use template::{API_KEY, AUTH_FILE_CONTENT, Redactor, Variables};
+
+/// The client name the harness gives in its own handshakes.
+pub const CLIENT_NAME: &str = "xpipe-conformance";
+
+/// The credentials of a run; neither is ever printed.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    /// The API key for `ApiKey` handshakes.
+    pub api_key: Option<String>,
+    /// The contents of the daemon's auth file, for `Local` handshakes.
+    pub auth_file_content: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("auth_file_content", &self.auth_file_content.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// The handshake body that opens a session with these credentials, API key first.
+    pub fn handshake_body(&self) -> Option<Value> {
+        let auth = match (&self.api_key, &self.auth_file_content) {
+            (Some(key), _) => json!({"type": "ApiKey", "key": key}),
+            (None, Some(content)) => json!({"type": "Local", "authFileContent": content}),
+            (None, None) => return None,
+        };
+        Some(json!({"auth": auth, "client": {"type": "Api", "name": CLIENT_NAME}}))
+    }
+}
+
+/// What is known about the target before any case runs.
+#[derive(Debug, Clone)]
+pub struct TargetFacts {
+    /// A short name for reports, `mock` for the embedded mock.
+    pub label: String,
+    /// Whether the target is the embedded mock serving its default fixture.
+    pub serves_mock_fixture: bool,
+    /// Whether the target holds connections; `None` when the probe could not tell.
+    pub has_connections: Option<bool>,
+}
+
+/// Everything a case needs to run, shared by all trials of a run.
+pub struct RunContext {
+    /// Sends requests to the target.
+    pub client: HttpClient,
+    /// The compiled models.
+    pub schemas: Arc<SchemaSet>,
+    /// The run's credentials.
+    pub credentials: Credentials,
+    /// What the probe found out about the target.
+    pub target: TargetFacts,
+    /// Where snapshots live; `None` skips snapshot checks.
+    pub snapshots: Option<PathBuf>,
+}
+
+impl RunContext {
+    /// Why a case cannot run against this target, if it cannot.
+    pub fn ignore_reason(&self, case: &Case) -> Option<String> {
+        case.spec.requires.iter().find_map(|requirement| match requirement {
+            Requirement::MockData if !self.target.serves_mock_fixture => Some(format!(
+                "needs the embedded mock's fixture data; the target is {}",
+                self.target.label
+            )),
+            Requirement::Connections if self.target.has_connections == Some(false) => {
+                Some("the target holds no connections".to_owned())
+            }
+            Requirement::ApiKey if self.credentials.api_key.is_none() => {
+                Some("needs an API key (--api-key or XPIPE_API_KEY)".to_owned())
+            }
+            Requirement::LocalAuth if self.credentials.auth_file_content.is_none() => {
+                Some("needs the daemon's auth file (--auth-file)".to_owned())
+            }
+            _ => None,
+        })
+    }
+
+    /// Runs a case; the error is the report of the first failing step.
+    pub async fn run_case(&self, case: &Case) -> Result<(), String> {
+        let mut run = CaseRun::new(self, case);
+        for (index, step) in case.spec.steps.iter().enumerate() {
+            run.run_step(index, step).await?;
+        }
+        Ok(())
+    }
+
+    /// Opens a session with the run's credentials and returns its token.
+    pub async fn open_session(&self) -> Result<String, String> {
+        let body = self.credentials.handshake_body().ok_or_else(|| {
+            "no credentials to open a session: pass --api-key (or XPIPE_API_KEY) or --auth-file"
+                .to_owned()
+        })?;
+        let request = json_request("/handshake", &body, None);
+        let response = self.client.send(&request).await.map_err(|e| e.to_string())?;
+        let token = serde_json::from_slice::<Value>(&response.body)
+            .ok()
+            .and_then(|v| v.get("token")?.as_str().map(str::to_owned));
+        match token {
+            Some(token) if response.status == 200 => Ok(token),
+            _ => Err(format!(
+                "the handshake with the run's credentials answered {} without a token",
+                response.status
+            )),
+        }
+    }
+}
+
+/// Builds a JSON POST request, with a bearer token if given.
+pub fn json_request(path: &str, body: &Value, token: Option<&str>) -> HttpRequest {
+    let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
+    if let Some(token) = token {
+        headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
+    }
+    HttpRequest {
+        method: "POST".to_owned(),
+        path: path.to_owned(),
+        headers,
+        body: Some(body.to_string().into_bytes()),
+    }
+}
+
+/// The state of one case while it runs.
+struct CaseRun<'a> {
+    context: &'a RunContext,
+    case: &'a Case,
+    vars: Variables,
+    redactor: Redactor,
+    session: Option<String>,
+}
+
+impl<'a> CaseRun<'a> {
+    fn new(context: &'a RunContext, case: &'a Case) -> Self {
+        let mut vars = Variables::default();
+        let mut redactor = Redactor::default();
+        let credentials = &context.credentials;
+        if let Some(key) = &credentials.api_key {
+            vars.set(API_KEY, Value::String(key.clone()));
+            redactor.add(key, "<api-key>");
+        }
+        if let Some(content) = &credentials.auth_file_content {
+            vars.set(AUTH_FILE_CONTENT, Value::String(content.clone()));
+            redactor.add(content, "<auth-file-content>");
+        }
+        Self { context, case, vars, redactor, session: None }
+    }
+
+    async fn run_step(&mut self, index: usize, step: &Step) -> Result<(), String> {
+        let values: Vec<Option<String>> = match &step.for_each {
+            None => vec![None],
+            Some(each) => {
+                let listing = self.vars.get(&each.from).ok_or_else(|| {
+                    self.failure(index, step, None, &format!("unknown variable ${{{}}}", each.from))
+                })?;
+                let items = derive::items(listing);
+                derive::derive(each.derive, &items, each.limit).into_iter().map(Some).collect()
+            }
+        };
+        for value in values {
+            if let (Some(each), Some(value)) = (&step.for_each, &value) {
+                self.vars.set(&each.binding, Value::String(value.clone()));
+            }
+            self.run_once(index, step, value.as_deref()).await?;
+        }
+        Ok(())
+    }
+
+    async fn run_once(&mut self, index: usize, step: &Step, value: Option<&str>) -> Result<(), String> {
+        // Build the request; a fresh session is opened the first time a step needs one.
+        let (request, sent_body) = self
+            .build_request(step)
+            .await
+            .map_err(|why| self.failure(index, step, value, &why))?;
+
+        let response = match self.context.client.send(&request).await {
+            Ok(response) => response,
+            Err(error) => {
+                let report = format!("{}\n  no answer: {error}", self.describe_request(&request));
+                return Err(self.failure(index, step, value, &report));
+            }
+        };
+
+        // Check the answer, then capture from it for later steps.
+        let answer = Answer::new(&response);
+        let sent = Sent { path: &request.path, body: sent_body.as_ref() };
+        let mut problems = checks::check_answer(
+            &step.expect,
+            &sent,
+            &answer,
+            &self.vars,
+            &self.context.schemas,
+        );
+        if problems.is_empty()
+            && let Some(name) = &step.expect.snapshot
+            && let Some(dir) = &self.context.snapshots
+        {
+            let snapshot_name = format!("{}__{name}", self.case.name.replace("::", "__"));
+            let content = snapshot::render(&response, &answer.json);
+            if let Err(why) = snapshot::check(dir, &snapshot_name, &content) {
+                problems.push(why);
+            }
+        }
+        for (var, pointer) in &step.capture {
+            match answer.json.as_ref().ok().and_then(|j| j.pointer(pointer)) {
+                Some(captured) => {
+                    if var.contains("token") {
+                        if let Some(token) = captured.as_str() {
+                            self.redactor.add(token, "<token>");
+                        }
+                    }
+                    self.vars.set(var, captured.clone());
+                }
+                None => problems.push(format!("nothing at {pointer} to capture as ${{{var}}}")),
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+
+        let mut report = self.describe_request(&request);
+        report.push('\n');
+        report.push_str(&self.describe_response(&response));
+        for problem in problems {
+            let _ = write!(report, "\n  - {}", self.redactor.apply(&problem));
+        }
+        Err(self.failure(index, step, value, &report))
+    }
+
+    async fn build_request(&mut self, step: &Step) -> Result<(HttpRequest, Option<Value>), String> {
+        let spec = &step.request;
+        let mut headers = Vec::new();
+        let mut has_content_type = false;
+        for (name, value) in &spec.headers {
+            has_content_type |= name.eq_ignore_ascii_case("content-type");
+            headers.push((name.clone(), self.vars.render(value)?));
+        }
+        let token = match &spec.session {
+            Session::None => None,
+            Session::Token(literal) => Some(self.vars.render(literal)?),
+            Session::Fresh => Some(self.fresh_session().await?),
+        };
+        if let Some(token) = token {
+            headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
+        }
+
+        let (body, sent_json) = match (&spec.body, &spec.raw_body) {
+            (Some(json), _) => {
+                let rendered = self.vars.render_value(json)?;
+                if !has_content_type {
+                    headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
+                }
+                (Some(rendered.to_string().into_bytes()), Some(rendered))
+            }
+            (None, Some(raw)) => (Some(self.vars.render(raw)?.into_bytes()), None),
+            (None, None) => (None, None),
+        };
+        let request = HttpRequest {
+            method: spec.method.clone(),
+            path: self.vars.render(&spec.path)?,
+            headers,
+            body,
+        };
+        Ok((request, sent_json))
+    }
+
+    async fn fresh_session(&mut self) -> Result<String, String> {
+        if let Some(token) = &self.session {
+            return Ok(token.clone());
+        }
+        let token = self
+            .context
+            .open_session()
+            .await
+            .map_err(|why| format!("cannot open a session for this case: {why}"))?;
+        self.redactor.add(&token, "<session-token>");
+        self.session = Some(token.clone());
+        Ok(token)
+    }
+
+    fn describe_request(&self, request: &HttpRequest) -> String {
+        let mut text = format!("  request: {} {}", request.method, request.path);
+        for (name, value) in &request.headers {
+            let _ = write!(text, "\n           {name}: {}", self.redactor.apply(value));
+        }
+        if let Some(body) = &request.body {
+            let body = checks::shorten(&String::from_utf8_lossy(body), 400);
+            let _ = write!(text, "\n           {}", self.redactor.apply(&body));
+        }
+        text
+    }
+
+    fn describe_response(&self, response: &HttpResponse) -> String {
+        let content_type = response.content_type.as_deref().unwrap_or("no Content-Type");
+        let mut text = format!(
+            "  answer:  {} ({content_type}), {} bytes in {} ms",
+            response.status,
+            response.body.len(),
+            response.elapsed.as_millis()
+        );
+        if let Some(location) = &response.location {
+            let _ = write!(text, ", Location: {location}");
+        }
+        if !response.body.is_empty() {
+            let body = checks::shorten(&String::from_utf8_lossy(&response.body), 600);
+            let _ = write!(text, "\n           {}", self.redactor.apply(&body));
+        }
+        text
+    }
+
+    fn failure(&self, index: usize, step: &Step, value: Option<&str>, detail: &str) -> String {
+        let mut head = format!("step {} of {}", index + 1, self.case.spec.steps.len());
+        if let Some(name) = &step.name {
+            let _ = write!(head, " ({name})");
+        }
+        if let Some(value) = value {
+            let _ = write!(head, " with derived value {:?}", self.redactor.apply(value));
+        }
+        let _ = write!(head, " in {}", self.case.file.display());
+        let detail = self.redactor.apply(detail);
+        if detail.starts_with("  ") {
+            format!("{head}\n{detail}")
+        } else {
+            format!("{head}\n  {detail}")
+        }
+    }
+}

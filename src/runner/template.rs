@@ -1,0 +1,153 @@
+//! Variables of a running case: `${name}` substitution in requests and expectations, and the
+//! redaction of secrets from everything the report prints.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// Names of the built-in variables that hold the run's credentials.
+pub const API_KEY: &str = "api_key";
+/// The contents of the daemon's auth file, for `Local` handshakes.
+pub const AUTH_FILE_CONTENT: &str = "auth_file_content";
+
+/// The variables of one case: built-ins, captured values and the current derived value.
+#[derive(Debug, Clone, Default)]
+pub struct Variables {
+    values: BTreeMap<String, Value>,
+}
+
+impl Variables {
+    /// Sets a variable.
+    pub fn set(&mut self, name: &str, value: Value) {
+        self.values.insert(name.to_owned(), value);
+    }
+
+    /// The value of a variable.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.values.get(name)
+    }
+
+    /// Substitutes variables in every string of a JSON value. A string that is exactly
+    /// `${name}` becomes the variable's value of any JSON type; elsewhere the variable is
+    /// written in as text.
+    pub fn render_value(&self, value: &Value) -> Result<Value, String> {
+        Ok(match value {
+            Value::String(text) => {
+                if let Some(name) = whole_variable(text) {
+                    self.lookup(name)?.clone()
+                } else {
+                    Value::String(self.render(text)?)
+                }
+            }
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| self.render_value(v)).collect::<Result<_, _>>()?)
+            }
+            Value::Object(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), self.render_value(v)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    /// Substitutes variables in a string; non-string values are written as JSON.
+    pub fn render(&self, text: &str) -> Result<String, String> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                return Err(format!("unclosed `${{` in {text:?}"));
+            };
+            match self.lookup(&after[..end])? {
+                Value::String(s) => out.push_str(s),
+                other => out.push_str(&other.to_string()),
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    fn lookup(&self, name: &str) -> Result<&Value, String> {
+        self.values.get(name).ok_or_else(|| match name {
+            API_KEY => "the run has no API key: pass --api-key or set XPIPE_API_KEY".to_owned(),
+            AUTH_FILE_CONTENT => "the run has no auth file content: pass --auth-file".to_owned(),
+            _ => format!("unknown variable ${{{name}}}"),
+        })
+    }
+}
+
+fn whole_variable(text: &str) -> Option<&str> {
+    let name = text.strip_prefix("${")?.strip_suffix('}')?;
+    (!name.contains('}')).then_some(name)
+}
+
+/// Replaces secrets (credentials, session tokens) with labels in text meant for people.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    secrets: Vec<(String, &'static str)>,
+}
+
+impl Redactor {
+    /// Adds a secret and the label that stands in for it. Empty or very short values are not
+    /// redacted, since they would blank out ordinary text.
+    pub fn add(&mut self, secret: &str, label: &'static str) {
+        let secret = secret.trim();
+        if secret.len() >= 4 && !self.secrets.iter().any(|(s, _)| s == secret) {
+            self.secrets.push((secret.to_owned(), label));
+            // Longest first, so a secret that contains another is replaced whole.
+            self.secrets.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
+        }
+    }
+
+    /// The text with every secret replaced by its label.
+    pub fn apply(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for (secret, label) in &self.secrets {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), label);
+            }
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vars() -> Variables {
+        let mut vars = Variables::default();
+        vars.set("name", json!("web"));
+        vars.set("listing", json!([1, 2]));
+        vars
+    }
+
+    #[test]
+    fn a_whole_variable_keeps_its_type() {
+        let rendered = vars().render_value(&json!({"a": "${listing}", "b": "x/${name}/*"}));
+        assert_eq!(rendered.unwrap(), json!({"a": [1, 2], "b": "x/web/*"}));
+    }
+
+    #[test]
+    fn an_unknown_variable_is_named() {
+        let error = vars().render("${nope}").unwrap_err();
+        assert!(error.contains("${nope}"), "{error}");
+        let error = vars().render("${api_key}").unwrap_err();
+        assert!(error.contains("--api-key"), "{error}");
+    }
+
+    #[test]
+    fn secrets_are_replaced_longest_first() {
+        let mut redactor = Redactor::default();
+        redactor.add("abcd", "<short>");
+        redactor.add("abcdefgh", "<long>");
+        redactor.add("", "<empty>");
+        assert_eq!(redactor.apply("key abcdefgh and abcd"), "key <long> and <short>");
+    }
+}

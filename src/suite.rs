@@ -1,0 +1,326 @@
+//! Prepares a run (schemas, cases, target, credentials, probe) and turns its cases into
+//! libtest-mimic trials; shared by the command line and the `suite` test target.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use libtest_mimic::{Completion, Failed, Trial};
+use reqwest::Url;
+use serde_json::json;
+
+use crate::case::{Case, Level};
+use crate::http::{HttpClient, HttpSettings};
+use crate::loader::{self, LoadError};
+use crate::mock::{MockConfig, MockDaemon};
+use crate::runner::{Credentials, RunContext, TargetFacts, json_request};
+use crate::schema::SchemaSet;
+
+/// The folder the crate was built from; cases, schemas and snapshots default to it when the
+/// current folder has none.
+pub const SOURCE_DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Everything a run is configured with.
+#[derive(Debug, Clone)]
+pub struct SuiteConfig {
+    /// The daemon to check; `None` starts the embedded mock.
+    pub target: Option<Url>,
+    /// The API key for `ApiKey` handshakes.
+    pub api_key: Option<String>,
+    /// The daemon's auth file, for `Local` handshakes.
+    pub auth_file: Option<PathBuf>,
+    /// Timeouts, TLS and the body cap.
+    pub http: HttpSettings,
+    /// Whether `should` cases fail the run.
+    pub strict: bool,
+    /// Where snapshots live; `None` means `snapshots/mock` for the embedded mock and no
+    /// snapshot checks for other targets.
+    pub snapshots: Option<PathBuf>,
+    /// The case folder.
+    pub cases_dir: PathBuf,
+    /// The schema folder.
+    pub schemas_dir: PathBuf,
+    /// Run only cases with one of these tags (all when empty).
+    pub tags: Vec<String>,
+    /// Leave out cases with any of these tags.
+    pub skip_tags: Vec<String>,
+}
+
+impl Default for SuiteConfig {
+    fn default() -> Self {
+        Self {
+            target: None,
+            api_key: None,
+            auth_file: None,
+            http: HttpSettings::default(),
+            strict: false,
+            snapshots: None,
+            cases_dir: default_dir("cases"),
+            schemas_dir: default_dir("schemas"),
+            tags: Vec::new(),
+            skip_tags: Vec::new(),
+        }
+    }
+}
+
+/// `name` in the current folder if it is there, else in the source tree.
+pub fn default_dir(name: &str) -> PathBuf {
+    let local = PathBuf::from(name);
+    if local.is_dir() { local } else { Path::new(SOURCE_DIR).join(name) }
+}
+
+/// Why a run could not start; each kind has its own exit code.
+#[derive(Debug)]
+pub enum SetupError {
+    /// The schemas or the case folder could not be loaded.
+    Load(String),
+    /// Nothing answers at the target.
+    Unreachable(String),
+    /// The arguments do not make a run (a bad auth file, say).
+    Usage(String),
+    /// The embedded mock could not start.
+    Mock(String),
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetupError::Load(m) | SetupError::Unreachable(m) | SetupError::Usage(m) => {
+                f.write_str(m)
+            }
+            SetupError::Mock(m) => write!(f, "cannot start the embedded mock: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+/// A `should` case that failed without `--strict`: reported, not failing the run.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// The trial name.
+    pub case: String,
+    /// The failure report.
+    pub report: String,
+}
+
+/// A prepared run.
+pub struct Suite {
+    runtime: tokio::runtime::Runtime,
+    context: Arc<RunContext>,
+    cases: Vec<Result<Case, LoadError>>,
+    mock: Option<MockDaemon>,
+    strict: bool,
+    findings: Arc<Mutex<Vec<Finding>>>,
+}
+
+impl Suite {
+    /// Loads schemas and cases, starts the mock or checks that the target answers, and probes
+    /// what the target holds.
+    pub fn prepare(config: SuiteConfig) -> Result<Suite, SetupError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| SetupError::Mock(format!("cannot start the async runtime: {e}")))?;
+
+        // Load what the run checks with.
+        let schemas = SchemaSet::load(&config.schemas_dir).map_err(|e| SetupError::Load(e.to_string()))?;
+        let cases = loader::load_cases(&config.cases_dir, &schemas)
+            .map_err(|e| SetupError::Load(e.to_string()))?;
+        let cases = select_by_tags(cases, &config.tags, &config.skip_tags);
+
+        // Find the target: the embedded mock, or the given URL once something listens there.
+        let (mock, url, credentials, label) = match &config.target {
+            None => {
+                let api_key = config.api_key.clone().unwrap_or_else(random_key);
+                let mock = runtime
+                    .block_on(MockDaemon::start(MockConfig::new(api_key.clone())))
+                    .map_err(|e| SetupError::Mock(e.to_string()))?;
+                let url = Url::parse(&mock.url()).map_err(|e| SetupError::Mock(e.to_string()))?;
+                let content = read_auth_file(mock.auth_file())?;
+                let credentials =
+                    Credentials { api_key: Some(api_key), auth_file_content: Some(content) };
+                (Some(mock), url, credentials, "mock".to_owned())
+            }
+            Some(url) => {
+                runtime.block_on(check_reachable(url, config.http.connect_timeout))?;
+                let credentials = Credentials {
+                    api_key: config.api_key.clone(),
+                    auth_file_content: config.auth_file.as_deref().map(read_auth_file).transpose()?,
+                };
+                (None, url.clone(), credentials, url.to_string())
+            }
+        };
+        let client = HttpClient::new(&url, config.http.clone())
+            .map_err(|e| SetupError::Usage(format!("cannot build the HTTP client: {e}")))?;
+
+        let snapshots = match (&config.snapshots, &mock) {
+            (Some(dir), _) => Some(dir.clone()),
+            (None, Some(_)) => Some(default_dir("snapshots").join("mock")),
+            (None, None) => None,
+        };
+        let mut context = RunContext {
+            client,
+            schemas: Arc::new(schemas),
+            credentials,
+            target: TargetFacts {
+                label,
+                serves_mock_fixture: mock.is_some(),
+                has_connections: None,
+            },
+            snapshots: snapshots.map(absolute),
+        };
+        context.target.has_connections = runtime.block_on(probe_connections(&context));
+        if context.target.has_connections == Some(false) {
+            tracing::info!("the target holds no connections: cases that need some are ignored");
+        }
+
+        Ok(Suite {
+            runtime,
+            context: Arc::new(context),
+            cases,
+            mock,
+            strict: config.strict,
+            findings: Arc::default(),
+        })
+    }
+
+    /// The URL of the target the cases run against.
+    pub fn target_url(&self) -> &Url {
+        self.context.client.base()
+    }
+
+    /// One trial per case, named by its path; cases that cannot run here are ignored with
+    /// the reason, and a case file that did not load is a failing trial.
+    pub fn trials(&self) -> Vec<Trial> {
+        self.cases.iter().map(|case| self.trial(case)).collect()
+    }
+
+    fn trial(&self, case: &Result<Case, LoadError>) -> Trial {
+        let case = match case {
+            Ok(case) => case.clone(),
+            Err(error) => {
+                let message = format!("the case file does not load: {error}");
+                return Trial::test(error.name.clone(), move || Err(Failed::from(message)))
+                    .with_kind("broken");
+            }
+        };
+        let name = case.name.clone();
+        let kind = case.spec.level.to_string();
+        if let Some(reason) = self.context.ignore_reason(&case) {
+            return Trial::ignorable_test(name, move || Ok(Completion::ignored_with(reason)))
+                .with_kind(kind);
+        }
+
+        let context = Arc::clone(&self.context);
+        let handle = self.runtime.handle().clone();
+        let findings = Arc::clone(&self.findings);
+        let strict = self.strict;
+        Trial::ignorable_test(name, move || {
+            let Err(report) = handle.block_on(context.run_case(&case)) else {
+                return Ok(Completion::Completed);
+            };
+            if case.spec.level == Level::Should && !strict {
+                let first_problem = summary_line(&report);
+                findings.lock().unwrap_or_else(|e| e.into_inner()).push(Finding {
+                    case: case.name.clone(),
+                    report,
+                });
+                return Ok(Completion::ignored_with(format!("should-level finding: {first_problem}")));
+            }
+            Err(Failed::from(report))
+        })
+        .with_kind(kind)
+    }
+
+    /// The `should` cases that failed so far without `--strict`.
+    pub fn findings(&self) -> Vec<Finding> {
+        self.findings.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Stops the embedded mock, if the run started one, and removes its auth file.
+    pub fn shutdown(mut self) {
+        if let Some(mock) = self.mock.take() {
+            self.runtime.block_on(mock.shutdown());
+        }
+    }
+}
+
+/// The most telling line of a failure report: its first listed problem, else its last line.
+fn summary_line(report: &str) -> String {
+    let line = report
+        .lines()
+        .find(|l| l.trim_start().starts_with("- "))
+        .or_else(|| report.lines().last())
+        .unwrap_or(report);
+    line.trim().trim_start_matches("- ").to_owned()
+}
+
+fn select_by_tags(
+    cases: Vec<Result<Case, LoadError>>,
+    tags: &[String],
+    skip_tags: &[String],
+) -> Vec<Result<Case, LoadError>> {
+    cases
+        .into_iter()
+        .filter(|case| match case {
+            // A broken file has no tags to select it by; it stays, so it is never lost.
+            Err(_) => true,
+            Ok(case) => {
+                let has = |tag: &String| case.spec.tags.contains(tag);
+                (tags.is_empty() || tags.iter().any(has)) && !skip_tags.iter().any(has)
+            }
+        })
+        .collect()
+}
+
+fn read_auth_file(path: &Path) -> Result<String, SetupError> {
+    std::fs::read_to_string(path).map_err(|e| {
+        SetupError::Usage(format!("cannot read the auth file {}: {e}", path.display()))
+    })
+}
+
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
+}
+
+/// A random 128-bit key for the embedded mock, so no fixed secret is ever accepted.
+fn random_key() -> String {
+    let mut bytes = [0u8; 16];
+    // Without an OS random source a fixed key would be guessable; failing loudly is better.
+    getrandom::fill(&mut bytes).expect("the OS random source is unavailable");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Fails fast, with one clear line, when nothing listens at the target.
+async fn check_reachable(url: &Url, connect_timeout: Duration) -> Result<(), SetupError> {
+    let unreachable = |detail: String| SetupError::Unreachable(format!("nothing listens at {url}: {detail}"));
+    let host = url.host_str().ok_or_else(|| unreachable("the URL has no host".to_owned()))?;
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| unreachable("the URL has no port".to_owned()))?;
+    match tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect((host, port))).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(unreachable(e.to_string())),
+        Err(_) => Err(unreachable(format!(
+            "no connection within {} s",
+            connect_timeout.as_secs_f64()
+        ))),
+    }
+}
+
+/// Whether the target holds connections, by a handshake and a query for everything; `None`
+/// when that fails, so that the cases run and report the failure themselves.
+async fn probe_connections(context: &RunContext) -> Option<bool> {
+    let token = context.open_session().await.ok()?;
+    let body = json!({"categoryFilter": "**", "connectionFilter": "**", "typeFilter": "*"});
+    let request = json_request("/connection/query", &body, Some(&token));
+    let response = context.client.send(&request).await.ok()?;
+    if response.status != 200 {
+        return None;
+    }
+    let answer: serde_json::Value = serde_json::from_slice(&response.body).ok()?;
+    Some(!answer.get("found")?.as_array()?.is_empty())
+}
