@@ -15,7 +15,11 @@ use crate::suite::{SuiteConfig, default_dir};
 /// Without a subcommand it runs the suite, against the embedded mock daemon unless --target
 /// names another.
 #[derive(Debug, Parser)]
-#[command(name = "xpipe-conformance", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "xpipe-conformance",
+    version,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// What to do; `run` when left out.
     #[command(subcommand)]
@@ -29,7 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the suite against a daemon, or against the embedded mock without --target.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Serve the embedded mock daemon until interrupted, as a stand-in for client developers.
     Mock(MockArgs),
 }
@@ -41,7 +45,12 @@ pub struct RunArgs {
     #[arg(long, env = "XPIPE_TARGET", value_name = "URL")]
     pub target: Option<Url>,
     /// API key for `ApiKey` handshakes.
-    #[arg(long, env = "XPIPE_API_KEY", value_name = "KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "XPIPE_API_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
     pub api_key: Option<String>,
     /// The daemon's auth file ($TEMP/xpipe_auth) for `Local` handshakes.
     #[arg(long, env = "XPIPE_AUTH_FILE", value_name = "PATH")]
@@ -96,7 +105,10 @@ impl RunArgs {
             strict: self.strict,
             snapshots: self.snapshots.clone(),
             cases_dir: self.cases.clone().unwrap_or_else(|| default_dir("cases")),
-            schemas_dir: self.schemas.clone().unwrap_or_else(|| default_dir("schemas")),
+            schemas_dir: self
+                .schemas
+                .clone()
+                .unwrap_or_else(|| default_dir("schemas")),
             tags: self.tags.clone(),
             skip_tags: self.skip_tags.clone(),
         }
@@ -106,7 +118,9 @@ impl RunArgs {
 fn positive_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(secs) if secs > 0.0 && secs.is_finite() && secs <= 86_400.0 => Ok(secs),
-        _ => Err(format!("{text:?} is not a number of seconds between 0 and 86400")),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds between 0 and 86400"
+        )),
     }
 }
 
@@ -152,8 +166,17 @@ mod tests {
 
     #[test]
     fn run_takes_target_and_libtest_options_mixed() {
-        let cli = parse(&["run", "--target", "http://127.0.0.1:9", "--test-threads", "1", "--strict"]);
-        let Some(Command::Run(run)) = cli.command else { panic!("not run") };
+        let cli = parse(&[
+            "run",
+            "--target",
+            "http://127.0.0.1:9",
+            "--test-threads",
+            "1",
+            "--strict",
+        ]);
+        let Some(Command::Run(run)) = cli.command else {
+            panic!("not run")
+        };
         assert_eq!(run.target.unwrap().as_str(), "http://127.0.0.1:9/");
         assert_eq!(run.libtest.test_threads, Some(1));
         assert!(run.strict);
@@ -162,7 +185,9 @@ mod tests {
     #[test]
     fn mock_defaults_to_loopback() {
         let cli = parse(&["mock", "--port", "0"]);
-        let Some(Command::Mock(mock)) = cli.command else { panic!("not mock") };
+        let Some(Command::Mock(mock)) = cli.command else {
+            panic!("not mock")
+        };
         assert_eq!(mock.bind, IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert_eq!(mock.port, 0);
     }

@@ -37,9 +37,16 @@ impl GlobFilter {
             while chars.next_if_eq(&'*').is_some() {
                 run += 1;
             }
-            tokens.push(if run == 1 { Token::Star } else { Token::GlobStar });
+            tokens.push(if run == 1 {
+                Token::Star
+            } else {
+                Token::GlobStar
+            });
         }
-        Self { tokens, case_insensitive: false }
+        Self {
+            tokens,
+            case_insensitive: false,
+        }
     }
 
     /// Compiles a type filter. The document gives it `*` only; type identifiers hold no `/`,
@@ -158,7 +165,11 @@ mod tests {
     #[test]
     fn case_folding_is_opt_in() {
         assert!(!matches("Web", "web"));
-        assert!(GlobFilter::path("Web*").case_insensitive(true).matches("wEB-01"));
+        assert!(
+            GlobFilter::path("Web*")
+                .case_insensitive(true)
+                .matches("wEB-01")
+        );
     }
 
     #[test]

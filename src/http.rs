@@ -80,11 +80,18 @@ impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HttpError::Timeout(after) => {
-                write!(f, "no complete answer within {:.1} s (timeout)", after.as_secs_f64())
+                write!(
+                    f,
+                    "no complete answer within {:.1} s (timeout)",
+                    after.as_secs_f64()
+                )
             }
             HttpError::Connect(detail) => write!(f, "cannot connect: {detail}"),
             HttpError::BodyTooLarge(cap) => {
-                write!(f, "answer body is longer than the cap of {cap} bytes (--max-body)")
+                write!(
+                    f,
+                    "answer body is longer than the cap of {cap} bytes (--max-body)"
+                )
             }
             HttpError::Broken(detail) => write!(f, "connection broke during the answer: {detail}"),
             HttpError::BadRequest(detail) => write!(f, "cannot build the request: {detail}"),
@@ -114,7 +121,11 @@ impl HttpClient {
             .tls_danger_accept_invalid_certs(settings.insecure)
             .build()
             .map_err(|e| HttpError::BadRequest(error_chain(&e)))?;
-        Ok(Self { client, base: base.clone(), settings })
+        Ok(Self {
+            client,
+            base: base.clone(),
+            settings,
+        })
     }
 
     /// The target URL.
@@ -155,7 +166,13 @@ impl HttpClient {
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(HttpResponse { status, content_type, location, body, elapsed: started.elapsed() })
+            Ok(HttpResponse {
+                status,
+                content_type,
+                location,
+                body,
+                elapsed: started.elapsed(),
+            })
         };
         // reqwest's own timeout covers the same span; this outer one also bounds anything
         // reqwest might not, so a request can never outlive its timeout by much.
@@ -214,7 +231,10 @@ mod tests {
     #[test]
     fn join_keeps_a_path_prefix() {
         let base = Url::parse("http://127.0.0.1:1/api/").unwrap();
-        assert_eq!(join(&base, "/handshake"), "http://127.0.0.1:1/api/handshake");
+        assert_eq!(
+            join(&base, "/handshake"),
+            "http://127.0.0.1:1/api/handshake"
+        );
         let base = Url::parse("http://127.0.0.1:1").unwrap();
         assert_eq!(join(&base, "/handshake"), "http://127.0.0.1:1/handshake");
     }
@@ -229,7 +249,10 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(5)).await;
             drop(socket);
         });
-        let settings = HttpSettings { timeout: Duration::from_millis(300), ..Default::default() };
+        let settings = HttpSettings {
+            timeout: Duration::from_millis(300),
+            ..Default::default()
+        };
         let client =
             HttpClient::new(&Url::parse(&format!("http://{addr}")).unwrap(), settings).unwrap();
         let request = HttpRequest {

@@ -45,7 +45,12 @@ pub struct FolderError {
 
 impl fmt::Display for FolderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot read case folder {}: {}", self.dir.display(), self.source)
+        write!(
+            f,
+            "cannot read case folder {}: {}",
+            self.dir.display(),
+            self.source
+        )
     }
 }
 
@@ -57,7 +62,10 @@ pub fn load_cases(
     dir: &Path,
     schemas: &SchemaSet,
 ) -> Result<Vec<Result<Case, LoadError>>, FolderError> {
-    let folder_error = |source| FolderError { dir: dir.to_owned(), source };
+    let folder_error = |source| FolderError {
+        dir: dir.to_owned(),
+        source,
+    };
     let mut files = Vec::new();
     for group in std::fs::read_dir(dir).map_err(folder_error)? {
         let group = group.map_err(folder_error)?.path();
@@ -91,7 +99,10 @@ fn trial_name_of(result: &Result<Case, LoadError>) -> &str {
 
 /// The trial name of a case file: its folder and its stem, joined by `::`.
 pub fn trial_name(file: &Path) -> String {
-    let stem = file.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
     let group = file
         .parent()
         .and_then(|p| p.file_name())
@@ -109,10 +120,15 @@ pub fn load_case(file: &Path, schemas: &SchemaSet) -> Result<Case, LoadError> {
         location,
         message,
     };
-    let text = std::fs::read_to_string(file).map_err(|e| error(None, format!("cannot read: {e}")))?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| error(None, format!("cannot read: {e}")))?;
     let spec = parse_case(&text).map_err(|(location, message)| error(location, message))?;
     check_case(&spec, schemas).map_err(|message| error(None, message))?;
-    Ok(Case { name, file: file.to_owned(), spec })
+    Ok(Case {
+        name,
+        file: file.to_owned(),
+        spec,
+    })
 }
 
 /// Parses the text of a case file; the error carries the line and column where known.
@@ -128,7 +144,10 @@ pub fn parse_case(text: &str) -> Result<CaseFile, (Option<(u64, u64)>, String)> 
 fn first_line(message: &str) -> &str {
     let line = message.lines().next().unwrap_or(message).trim();
     let line = line.strip_prefix("error: ").unwrap_or(line);
-    match line.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+    match line
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
         Some((location, rest)) if location.contains("column") => rest,
         _ => line,
     }
@@ -183,7 +202,9 @@ fn check_pointer(pointer: &str) -> Result<(), String> {
     if pointer.is_empty() || pointer.starts_with('/') {
         Ok(())
     } else {
-        Err(format!("JSON pointer {pointer:?} must be empty or start with `/`"))
+        Err(format!(
+            "JSON pointer {pointer:?} must be empty or start with `/`"
+        ))
     }
 }
 
@@ -240,14 +261,19 @@ steps:
         assert_eq!(spec.steps.len(), 2);
         let status = spec.steps[0].expect.status.as_ref().unwrap();
         assert!(status.accepts(200) && status.accepts(404) && !status.accepts(500));
-        assert_eq!(spec.steps[1].request.session, crate::case::Session::Token("${tok}".into()));
+        assert_eq!(
+            spec.steps[1].request.session,
+            crate::case::Session::Token("${tok}".into())
+        );
         assert_eq!(spec.steps[0].request.session, crate::case::Session::None);
     }
 
     #[test]
     fn trial_names_join_folder_and_stem() {
         assert_eq!(
-            trial_name(Path::new("cases/connection_query/star_stays_in_one_part.yaml")),
+            trial_name(Path::new(
+                "cases/connection_query/star_stays_in_one_part.yaml"
+            )),
             "connection_query::star_stays_in_one_part"
         );
     }

@@ -24,14 +24,16 @@ const EXIT_UNREACHABLE: u8 = 4;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
         .with_writer(std::io::stderr)
         .init();
 
     let cli = Cli::parse();
     let code = match cli.command {
         Some(Command::Mock(args)) => serve_mock(&args),
-        Some(Command::Run(args)) => run(args),
+        Some(Command::Run(args)) => run(*args),
         None => run(cli.run),
     };
     ExitCode::from(code)
@@ -65,12 +67,19 @@ fn run(mut args: RunArgs) -> u8 {
     suite.shutdown();
 
     if !findings.is_empty() {
-        println!("should-level findings ({}), reported without failing the run (--strict makes them fail):", findings.len());
+        println!(
+            "should-level findings ({}), reported without failing the run (--strict makes them fail):",
+            findings.len()
+        );
         for finding in &findings {
             println!("\n---- {} ----\n{}", finding.case, finding.report);
         }
     }
-    if conclusion.has_failed() { EXIT_CASES_FAILED } else { EXIT_PASSED }
+    if conclusion.has_failed() {
+        EXIT_CASES_FAILED
+    } else {
+        EXIT_PASSED
+    }
 }
 
 fn serve_mock(args: &MockArgs) -> u8 {
@@ -112,7 +121,10 @@ fn serve_mock(args: &MockArgs) -> u8 {
             }
         };
         if !args.bind.is_loopback() {
-            eprintln!("warning: listening on {}, reachable from other machines", args.bind);
+            eprintln!(
+                "warning: listening on {}, reachable from other machines",
+                args.bind
+            );
         }
         println!("mock daemon listening at {}", mock.url());
         println!("local auth file: {}", mock.auth_file().display());
@@ -156,7 +168,13 @@ mod tests {
 
     #[test]
     fn exit_codes_are_distinct() {
-        let codes = [EXIT_PASSED, EXIT_CASES_FAILED, EXIT_USAGE, EXIT_NOT_LOADED, EXIT_UNREACHABLE];
+        let codes = [
+            EXIT_PASSED,
+            EXIT_CASES_FAILED,
+            EXIT_USAGE,
+            EXIT_NOT_LOADED,
+            EXIT_UNREACHABLE,
+        ];
         let unique: std::collections::BTreeSet<_> = codes.iter().collect();
         assert_eq!(unique.len(), codes.len());
     }

@@ -18,7 +18,10 @@ pub fn render(response: &HttpResponse, json: &Result<Value, String>) -> String {
         Err(_) if response.body.is_empty() => "(empty)".to_owned(),
         Err(_) => String::from_utf8_lossy(&response.body).into_owned(),
     };
-    format!("status: {}\ncontent-type: {content_type}\nbody:\n{body}", response.status)
+    format!(
+        "status: {}\ncontent-type: {content_type}\nbody:\n{body}",
+        response.status
+    )
 }
 
 /// Replaces what changes from run to run: the value of every `token` field and every
@@ -61,7 +64,9 @@ pub fn check(dir: &Path, name: &str, content: &str) -> Result<(), String> {
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     let outcome = settings.bind(|| {
-        catch_unwind(AssertUnwindSafe(|| insta::assert_snapshot!(name.to_owned(), content)))
+        catch_unwind(AssertUnwindSafe(|| {
+            insta::assert_snapshot!(name.to_owned(), content)
+        }))
     });
     outcome.map_err(|_| {
         format!(

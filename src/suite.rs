@@ -67,7 +67,11 @@ impl Default for SuiteConfig {
 /// `name` in the current folder if it is there, else in the source tree.
 pub fn default_dir(name: &str) -> PathBuf {
     let local = PathBuf::from(name);
-    if local.is_dir() { local } else { Path::new(SOURCE_DIR).join(name) }
+    if local.is_dir() {
+        local
+    } else {
+        Path::new(SOURCE_DIR).join(name)
+    }
 }
 
 /// Why a run could not start; each kind has its own exit code.
@@ -105,6 +109,28 @@ pub struct Finding {
     pub report: String,
 }
 
+/// How one case ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every step held.
+    Passed,
+    /// A step failed; the report says which and why.
+    Failed(String),
+    /// The case could not run against this target, for this reason.
+    Ignored(String),
+}
+
+/// The verdict on one case.
+#[derive(Debug, Clone)]
+pub struct CaseVerdict {
+    /// The trial name.
+    pub name: String,
+    /// The case's level (`must` for a file that did not load).
+    pub level: Level,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
 /// A prepared run.
 pub struct Suite {
     runtime: tokio::runtime::Runtime,
@@ -126,7 +152,8 @@ impl Suite {
             .map_err(|e| SetupError::Mock(format!("cannot start the async runtime: {e}")))?;
 
         // Load what the run checks with.
-        let schemas = SchemaSet::load(&config.schemas_dir).map_err(|e| SetupError::Load(e.to_string()))?;
+        let schemas =
+            SchemaSet::load(&config.schemas_dir).map_err(|e| SetupError::Load(e.to_string()))?;
         let cases = loader::load_cases(&config.cases_dir, &schemas)
             .map_err(|e| SetupError::Load(e.to_string()))?;
         let cases = select_by_tags(cases, &config.tags, &config.skip_tags);
@@ -140,15 +167,21 @@ impl Suite {
                     .map_err(|e| SetupError::Mock(e.to_string()))?;
                 let url = Url::parse(&mock.url()).map_err(|e| SetupError::Mock(e.to_string()))?;
                 let content = read_auth_file(mock.auth_file())?;
-                let credentials =
-                    Credentials { api_key: Some(api_key), auth_file_content: Some(content) };
+                let credentials = Credentials {
+                    api_key: Some(api_key),
+                    auth_file_content: Some(content),
+                };
                 (Some(mock), url, credentials, "mock".to_owned())
             }
             Some(url) => {
                 runtime.block_on(check_reachable(url, config.http.connect_timeout))?;
                 let credentials = Credentials {
                     api_key: config.api_key.clone(),
-                    auth_file_content: config.auth_file.as_deref().map(read_auth_file).transpose()?,
+                    auth_file_content: config
+                        .auth_file
+                        .as_deref()
+                        .map(read_auth_file)
+                        .transpose()?,
                 };
                 (None, url.clone(), credentials, url.to_string())
             }
@@ -224,20 +257,70 @@ impl Suite {
             };
             if case.spec.level == Level::Should && !strict {
                 let first_problem = summary_line(&report);
-                findings.lock().unwrap_or_else(|e| e.into_inner()).push(Finding {
-                    case: case.name.clone(),
-                    report,
-                });
-                return Ok(Completion::ignored_with(format!("should-level finding: {first_problem}")));
+                findings
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Finding {
+                        case: case.name.clone(),
+                        report,
+                    });
+                return Ok(Completion::ignored_with(format!(
+                    "should-level finding: {first_problem}"
+                )));
             }
             Err(Failed::from(report))
         })
         .with_kind(kind)
     }
 
+    /// Runs every case concurrently, outside libtest-mimic, and returns each verdict in case
+    /// order. For programs that embed the suite and need to know which case caught what.
+    pub fn verdicts(&self) -> Vec<CaseVerdict> {
+        self.runtime.block_on(async {
+            let mut running = tokio::task::JoinSet::new();
+            for (index, case) in self.cases.iter().enumerate() {
+                let case = case.clone();
+                let context = Arc::clone(&self.context);
+                running.spawn(async move {
+                    let (name, level, outcome) = match case {
+                        Err(error) => (
+                            error.name.clone(),
+                            Level::Must,
+                            Outcome::Failed(error.to_string()),
+                        ),
+                        Ok(case) => {
+                            let outcome = match context.ignore_reason(&case) {
+                                Some(reason) => Outcome::Ignored(reason),
+                                None => match context.run_case(&case).await {
+                                    Ok(()) => Outcome::Passed,
+                                    Err(report) => Outcome::Failed(report),
+                                },
+                            };
+                            (case.name.clone(), case.spec.level, outcome)
+                        }
+                    };
+                    (
+                        index,
+                        CaseVerdict {
+                            name,
+                            level,
+                            outcome,
+                        },
+                    )
+                });
+            }
+            let mut verdicts: Vec<(usize, CaseVerdict)> = running.join_all().await;
+            verdicts.sort_by_key(|(index, _)| *index);
+            verdicts.into_iter().map(|(_, verdict)| verdict).collect()
+        })
+    }
+
     /// The `should` cases that failed so far without `--strict`.
     pub fn findings(&self) -> Vec<Finding> {
-        self.findings.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.findings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Stops the embedded mock, if the run started one, and removes its auth file.
@@ -296,12 +379,20 @@ fn random_key() -> String {
 
 /// Fails fast, with one clear line, when nothing listens at the target.
 async fn check_reachable(url: &Url, connect_timeout: Duration) -> Result<(), SetupError> {
-    let unreachable = |detail: String| SetupError::Unreachable(format!("nothing listens at {url}: {detail}"));
-    let host = url.host_str().ok_or_else(|| unreachable("the URL has no host".to_owned()))?;
+    let unreachable =
+        |detail: String| SetupError::Unreachable(format!("nothing listens at {url}: {detail}"));
+    let host = url
+        .host_str()
+        .ok_or_else(|| unreachable("the URL has no host".to_owned()))?;
     let port = url
         .port_or_known_default()
         .ok_or_else(|| unreachable("the URL has no port".to_owned()))?;
-    match tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect((host, port))).await {
+    match tokio::time::timeout(
+        connect_timeout,
+        tokio::net::TcpStream::connect((host, port)),
+    )
+    .await
+    {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(unreachable(e.to_string())),
         Err(_) => Err(unreachable(format!(

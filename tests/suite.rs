@@ -38,7 +38,10 @@ fn main() -> ExitCode {
     };
     let conclusion = libtest_mimic::run(&args, suite.trials());
     for finding in suite.findings() {
-        eprintln!("should-level finding in {}:\n{}\n", finding.case, finding.report);
+        eprintln!(
+            "should-level finding in {}:\n{}\n",
+            finding.case, finding.report
+        );
     }
     suite.shutdown();
     conclusion.exit_code()

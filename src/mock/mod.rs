@@ -1,1 +1,69 @@
-//! The embedded mock daemon.
+//! The embedded mock daemon: a faithful implementation of the API document and NOTES.md.
+//!
+//! [`router`] builds the routes over a [`MockState`] for tests without a socket; [`MockDaemon`]
+//! serves them on a real listener, writes the `Local` auth file and shuts down when the embedding
+//! code says so. [`ConnectionStore`] holds the connections and reads the fixture format.
+
+mod daemon;
+mod error;
+mod request;
+mod routes;
+mod state;
+mod store;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+pub use daemon::{MockDaemon, MockError};
+pub use routes::router;
+pub use state::MockState;
+pub use store::{Connection, ConnectionStore, StoreError};
+
+/// How to run a [`MockDaemon`].
+#[derive(Clone)]
+pub struct MockConfig {
+    /// Address to bind; 127.0.0.1:0 by default (any free port).
+    pub bind: SocketAddr,
+    /// The API key `ApiKey` handshakes must present. An empty key (after trimming) matches no
+    /// handshake.
+    pub api_key: String,
+    /// Where to write the Local auth secret; None = `xpipe_auth` inside a fresh private temp dir
+    /// (owner-only, removed on shutdown). Never defaults to the user's real $TEMP/xpipe_auth. A
+    /// given path must not exist yet, so a real daemon's file is never overwritten; the mock
+    /// removes it on shutdown.
+    pub auth_file: Option<PathBuf>,
+    /// The connections the daemon holds.
+    pub store: ConnectionStore,
+    /// Match filters regardless of letter case (the document allows both).
+    pub case_insensitive: bool,
+}
+
+impl MockConfig {
+    /// The default fixture on 127.0.0.1 (any free port), case-sensitive matching.
+    pub fn new(api_key: impl Into<String>) -> Self {
+        MockConfig {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            api_key: api_key.into(),
+            auth_file: None,
+            store: ConnectionStore::default_fixture(),
+            case_insensitive: false,
+        }
+    }
+}
+
+impl fmt::Debug for MockConfig {
+    // The API key stays out of logs and panic messages.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockConfig")
+            .field("bind", &self.bind)
+            .field("api_key", &"<redacted>")
+            .field("auth_file", &self.auth_file)
+            .field("connections", &self.store.connections().len())
+            .field("case_insensitive", &self.case_insensitive)
+            .finish()
+    }
+}

@@ -59,7 +59,11 @@ pub fn check_answer(
         return problems;
     }
     if let Some(media_type) = &expect.content_type {
-        problems.extend(check_content_type(media_type, expect.content_type_required, answer));
+        problems.extend(check_content_type(
+            media_type,
+            expect.content_type_required,
+            answer,
+        ));
     }
     if let Some(shape) = expect.body {
         problems.extend(check_body_shape(shape, answer));
@@ -76,7 +80,9 @@ fn check_content_type(expected: &str, required: bool, answer: &Answer<'_>) -> Op
     match &answer.response.content_type {
         // An answer without a body needs no header.
         None if answer.response.body.is_empty() => None,
-        None if required => Some(format!("expected Content-Type {expected}, the header is missing")),
+        None if required => Some(format!(
+            "expected Content-Type {expected}, the header is missing"
+        )),
         None => None,
         Some(actual) if essence(actual) == essence(expected) => None,
         Some(actual) => Some(format!("expected Content-Type {expected}, got {actual:?}")),
@@ -86,7 +92,12 @@ fn check_content_type(expected: &str, required: bool, answer: &Answer<'_>) -> Op
 /// The media type without parameters, lowercase: `application/json; charset=UTF-8` is
 /// `application/json`.
 pub fn essence(media_type: &str) -> String {
-    media_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    media_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 fn check_body_shape(shape: BodyShape, answer: &Answer<'_>) -> Option<String> {
@@ -139,13 +150,18 @@ fn check_values(expect: &Expect, answer: &Answer<'_>, vars: &Variables) -> Vec<S
         };
         match json.and_then(|j| j.pointer(pointer)) {
             Some(actual) if *actual == expected => {}
-            Some(actual) => problems.push(format!("at {pointer}: expected {expected}, got {actual}")),
+            Some(actual) => {
+                problems.push(format!("at {pointer}: expected {expected}, got {actual}"))
+            }
             None => problems.push(format!("at {pointer}: expected {expected}, found nothing")),
         }
     }
     for pointer in &expect.absent {
         if let Some(actual) = json.and_then(|j| j.pointer(pointer)) {
-            problems.push(format!("at {pointer}: expected nothing, found {}", preview(actual)));
+            problems.push(format!(
+                "at {pointer}: expected nothing, found {}",
+                preview(actual)
+            ));
         }
     }
     for (pointer, unwanted) in &expect.not_equal {
@@ -194,7 +210,10 @@ fn check_query_answer(
     if let Some(count) = check.count
         && found.as_array().map(Vec::len) != Some(count)
     {
-        problems.push(format!("expected {count} connections, got {}", preview(found)));
+        problems.push(format!(
+            "expected {count} connections, got {}",
+            preview(found)
+        ));
     }
     if let Some(expected) = &check.connections {
         let mut expected = expected.clone();
@@ -202,13 +221,17 @@ fn check_query_answer(
         expected.sort();
         actual.sort();
         if expected != actual {
-            problems.push(format!("expected the connections {expected:?}, got {actual:?}"));
+            problems.push(format!(
+                "expected the connections {expected:?}, got {actual:?}"
+            ));
         }
     }
     if let Some(listing_var) = &check.agrees_with {
         match (vars.get(listing_var), &filters) {
             (None, _) => problems.push(format!("unknown variable ${{{listing_var}}}")),
-            (_, None) => problems.push("`agrees_with` needs a request body with the three filters".into()),
+            (_, None) => {
+                problems.push("`agrees_with` needs a request body with the three filters".into())
+            }
             (Some(listing), Some(filters)) => {
                 let listing = derive::items(listing);
                 let diff = derive::compare_with_listing(&listing, filters, &answered);
@@ -259,7 +282,10 @@ mod tests {
 
     #[test]
     fn media_types_compare_by_essence() {
-        assert_eq!(essence("Application/JSON; charset=UTF-8"), "application/json");
+        assert_eq!(
+            essence("Application/JSON; charset=UTF-8"),
+            "application/json"
+        );
         assert_eq!(essence("application/json"), "application/json");
     }
 

@@ -35,13 +35,19 @@ impl Item {
 
     /// How the report names the item.
     pub fn label(&self) -> String {
-        format!("{:?} (category {:?}, type {:?})", self.connection, self.category, self.kind)
+        format!(
+            "{:?} (category {:?}, type {:?})",
+            self.connection, self.category, self.kind
+        )
     }
 }
 
 /// The items of a `found` list (or of a captured listing).
 pub fn items(found: &Value) -> Vec<Item> {
-    found.as_array().map(|list| list.iter().filter_map(Item::from_json).collect()).unwrap_or_default()
+    found
+        .as_array()
+        .map(|list| list.iter().filter_map(Item::from_json).collect())
+        .unwrap_or_default()
 }
 
 /// The three filters of a connection query body, if it has them all as strings.
@@ -95,7 +101,11 @@ impl CompiledFilters {
 /// Items of an answer that the sent filters do not match, even ignoring case.
 pub fn items_not_matching(found: &[Item], filters: &QueryFilters) -> Vec<Item> {
     let loose = filters.compile(true);
-    found.iter().filter(|item| !loose.matches(item)).cloned().collect()
+    found
+        .iter()
+        .filter(|item| !loose.matches(item))
+        .cloned()
+        .collect()
 }
 
 /// How an answer differs from what the listing says it must be.
@@ -118,7 +128,11 @@ impl Disagreement {
 /// Compares an answer with the listing filtered locally. The document allows matching with
 /// or without case folding, so an item matched only when ignoring case may be in the answer
 /// or not; everything else must agree exactly.
-pub fn compare_with_listing(listing: &[Item], filters: &QueryFilters, found: &[Item]) -> Disagreement {
+pub fn compare_with_listing(
+    listing: &[Item],
+    filters: &QueryFilters,
+    found: &[Item],
+) -> Disagreement {
     let strict = filters.compile(false);
     let loose = filters.compile(true);
     let must: BTreeSet<&Item> = listing.iter().filter(|i| strict.matches(i)).collect();
@@ -175,7 +189,9 @@ fn depth_stars<'a>(paths: impl Iterator<Item = &'a str>) -> Vec<String> {
     let deepest = paths.map(|p| p.split('/').count()).max().unwrap_or(0);
     // One level deeper than the listing shows: a daemon whose `**` does not cross `/` hides
     // deeper paths from the listing, and this is where they surface.
-    (1..=deepest + 1).map(|depth| vec!["*"; depth].join("/")).collect()
+    (1..=deepest + 1)
+        .map(|depth| vec!["*"; depth].join("/"))
+        .collect()
 }
 
 fn regex_dot(name: &str) -> Option<String> {
@@ -229,7 +245,9 @@ fn spread(values: Vec<String>, limit: usize) -> Vec<String> {
         return values;
     }
     let step = values.len() as f64 / limit as f64;
-    let picked: BTreeMap<usize, ()> = (0..limit).map(|k| ((k as f64 * step) as usize, ())).collect();
+    let picked: BTreeMap<usize, ()> = (0..limit)
+        .map(|k| ((k as f64 * step) as usize, ()))
+        .collect();
     picked.keys().map(|&i| values[i].clone()).collect()
 }
 
@@ -257,14 +275,20 @@ mod tests {
     }
 
     fn filters(category: &str, connection: &str, kind: &str) -> QueryFilters {
-        QueryFilters { category: category.into(), connection: connection.into(), kind: kind.into() }
+        QueryFilters {
+            category: category.into(),
+            connection: connection.into(),
+            kind: kind.into(),
+        }
     }
 
     #[test]
     fn an_exact_answer_agrees() {
         let listing = listing();
         let answer = vec![listing[0].clone()];
-        assert!(compare_with_listing(&listing, &filters("**", "servers/*", "*"), &answer).is_empty());
+        assert!(
+            compare_with_listing(&listing, &filters("**", "servers/*", "*"), &answer).is_empty()
+        );
     }
 
     #[test]
@@ -282,26 +306,51 @@ mod tests {
         assert!(compare_with_listing(&listing, &f, &[listing[3].clone()]).is_empty());
         let both = [listing[2].clone(), listing[3].clone()];
         assert!(compare_with_listing(&listing, &f, &both).is_empty());
-        assert_eq!(compare_with_listing(&listing, &f, &[]).missing, vec![listing[3].clone()]);
+        assert_eq!(
+            compare_with_listing(&listing, &f, &[]).missing,
+            vec![listing[3].clone()]
+        );
     }
 
     #[test]
     fn an_item_outside_the_listing_is_unexpected() {
         let stranger = item("9", "x", "router", "local");
-        let found = compare_with_listing(&listing(), &filters("**", "**", "*"), &[stranger.clone()]);
+        let found = compare_with_listing(
+            &listing(),
+            &filters("**", "**", "*"),
+            std::slice::from_ref(&stranger),
+        );
         assert!(found.unexpected.contains(&stranger));
     }
 
     #[test]
     fn derivations() {
         let listing = listing();
-        assert_eq!(derive(Derivation::ConnectionFirstParts, &listing, 10), vec!["servers"]);
-        assert_eq!(derive(Derivation::ConnectionDepths, &listing, 10), vec!["*", "*/*", "*/*/*", "*/*/*/*"]);
-        assert_eq!(derive(Derivation::ConnectionMetacharNames, &listing, 10), vec!["servers/eu/web.02"]);
-        assert_eq!(derive(Derivation::TypePrefixes, &listing, 10), vec!["lo*", "ss*"]);
-        assert!(derive(Derivation::ConnectionRegexDots, &listing, 10).contains(&"Ro.ter".to_owned()));
-        assert!(derive(Derivation::ConnectionFirstLastStar, &listing, 10).contains(&"s*1".to_owned()));
-        assert!(derive(Derivation::ConnectionInnerParts, &listing, 10).contains(&"oute".to_owned()));
+        assert_eq!(
+            derive(Derivation::ConnectionFirstParts, &listing, 10),
+            vec!["servers"]
+        );
+        assert_eq!(
+            derive(Derivation::ConnectionDepths, &listing, 10),
+            vec!["*", "*/*", "*/*/*", "*/*/*/*"]
+        );
+        assert_eq!(
+            derive(Derivation::ConnectionMetacharNames, &listing, 10),
+            vec!["servers/eu/web.02"]
+        );
+        assert_eq!(
+            derive(Derivation::TypePrefixes, &listing, 10),
+            vec!["loc*", "ss*"]
+        );
+        assert!(
+            derive(Derivation::ConnectionRegexDots, &listing, 10).contains(&"Ro.ter".to_owned())
+        );
+        assert!(
+            derive(Derivation::ConnectionFirstLastStar, &listing, 10).contains(&"s*1".to_owned())
+        );
+        assert!(
+            derive(Derivation::ConnectionInnerParts, &listing, 10).contains(&"oute".to_owned())
+        );
     }
 
     #[test]
@@ -312,7 +361,8 @@ mod tests {
 
     #[test]
     fn items_skip_malformed_entries() {
-        let found = json!([{"uuid": "1", "category": "c", "connection": "n", "type": "t"}, {"uuid": 2}]);
+        let found =
+            json!([{"uuid": "1", "category": "c", "connection": "n", "type": "t"}, {"uuid": 2}]);
         assert_eq!(items(&found).len(), 1);
     }
 }

@@ -36,7 +36,10 @@ impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials")
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("auth_file_content", &self.auth_file_content.as_ref().map(|_| "<redacted>"))
+            .field(
+                "auth_file_content",
+                &self.auth_file_content.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -81,22 +84,25 @@ pub struct RunContext {
 impl RunContext {
     /// Why a case cannot run against this target, if it cannot.
     pub fn ignore_reason(&self, case: &Case) -> Option<String> {
-        case.spec.requires.iter().find_map(|requirement| match requirement {
-            Requirement::MockData if !self.target.serves_mock_fixture => Some(format!(
-                "needs the embedded mock's fixture data; the target is {}",
-                self.target.label
-            )),
-            Requirement::Connections if self.target.has_connections == Some(false) => {
-                Some("the target holds no connections".to_owned())
-            }
-            Requirement::ApiKey if self.credentials.api_key.is_none() => {
-                Some("needs an API key (--api-key or XPIPE_API_KEY)".to_owned())
-            }
-            Requirement::LocalAuth if self.credentials.auth_file_content.is_none() => {
-                Some("needs the daemon's auth file (--auth-file)".to_owned())
-            }
-            _ => None,
-        })
+        case.spec
+            .requires
+            .iter()
+            .find_map(|requirement| match requirement {
+                Requirement::MockData if !self.target.serves_mock_fixture => Some(format!(
+                    "needs the embedded mock's fixture data; the target is {}",
+                    self.target.label
+                )),
+                Requirement::Connections if self.target.has_connections == Some(false) => {
+                    Some("the target holds no connections".to_owned())
+                }
+                Requirement::ApiKey if self.credentials.api_key.is_none() => {
+                    Some("needs an API key (--api-key or XPIPE_API_KEY)".to_owned())
+                }
+                Requirement::LocalAuth if self.credentials.auth_file_content.is_none() => {
+                    Some("needs the daemon's auth file (--auth-file)".to_owned())
+                }
+                _ => None,
+            })
     }
 
     /// Runs a case; the error is the report of the first failing step.
@@ -115,7 +121,11 @@ impl RunContext {
                 .to_owned()
         })?;
         let request = json_request("/handshake", &body, None);
-        let response = self.client.send(&request).await.map_err(|e| e.to_string())?;
+        let response = self
+            .client
+            .send(&request)
+            .await
+            .map_err(|e| e.to_string())?;
         let token = serde_json::from_slice::<Value>(&response.body)
             .ok()
             .and_then(|v| v.get("token")?.as_str().map(str::to_owned));
@@ -165,7 +175,13 @@ impl<'a> CaseRun<'a> {
             vars.set(AUTH_FILE_CONTENT, Value::String(content.clone()));
             redactor.add(content, "<auth-file-content>");
         }
-        Self { context, case, vars, redactor, session: None }
+        Self {
+            context,
+            case,
+            vars,
+            redactor,
+            session: None,
+        }
     }
 
     async fn run_step(&mut self, index: usize, step: &Step) -> Result<(), String> {
@@ -173,10 +189,18 @@ impl<'a> CaseRun<'a> {
             None => vec![None],
             Some(each) => {
                 let listing = self.vars.get(&each.from).ok_or_else(|| {
-                    self.failure(index, step, None, &format!("unknown variable ${{{}}}", each.from))
+                    self.failure(
+                        index,
+                        step,
+                        None,
+                        &format!("unknown variable ${{{}}}", each.from),
+                    )
                 })?;
                 let items = derive::items(listing);
-                derive::derive(each.derive, &items, each.limit).into_iter().map(Some).collect()
+                derive::derive(each.derive, &items, each.limit)
+                    .into_iter()
+                    .map(Some)
+                    .collect()
             }
         };
         for value in values {
@@ -188,7 +212,12 @@ impl<'a> CaseRun<'a> {
         Ok(())
     }
 
-    async fn run_once(&mut self, index: usize, step: &Step, value: Option<&str>) -> Result<(), String> {
+    async fn run_once(
+        &mut self,
+        index: usize,
+        step: &Step,
+        value: Option<&str>,
+    ) -> Result<(), String> {
         // Build the request; a fresh session is opened the first time a step needs one.
         let (request, sent_body) = self
             .build_request(step)
@@ -205,7 +234,10 @@ impl<'a> CaseRun<'a> {
 
         // Check the answer, then capture from it for later steps.
         let answer = Answer::new(&response);
-        let sent = Sent { path: &request.path, body: sent_body.as_ref() };
+        let sent = Sent {
+            path: &request.path,
+            body: sent_body.as_ref(),
+        };
         let mut problems = checks::check_answer(
             &step.expect,
             &sent,
@@ -226,10 +258,11 @@ impl<'a> CaseRun<'a> {
         for (var, pointer) in &step.capture {
             match answer.json.as_ref().ok().and_then(|j| j.pointer(pointer)) {
                 Some(captured) => {
-                    if var.contains("token") {
-                        if let Some(token) = captured.as_str() {
-                            self.redactor.add(token, "<token>");
-                        }
+                    // Tokens the case captures are secrets like the session's own.
+                    if (var.contains("token") || pointer.ends_with("token"))
+                        && let Some(token) = captured.as_str()
+                    {
+                        self.redactor.add(token, "<token>");
                     }
                     self.vars.set(var, captured.clone());
                 }
@@ -313,7 +346,10 @@ impl<'a> CaseRun<'a> {
     }
 
     fn describe_response(&self, response: &HttpResponse) -> String {
-        let content_type = response.content_type.as_deref().unwrap_or("no Content-Type");
+        let content_type = response
+            .content_type
+            .as_deref()
+            .unwrap_or("no Content-Type");
         let mut text = format!(
             "  answer:  {} ({content_type}), {} bytes in {} ms",
             response.status,

@@ -39,9 +39,12 @@ impl Variables {
                     Value::String(self.render(text)?)
                 }
             }
-            Value::Array(items) => {
-                Value::Array(items.iter().map(|v| self.render_value(v)).collect::<Result<_, _>>()?)
-            }
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|v| self.render_value(v))
+                    .collect::<Result<_, _>>()?,
+            ),
             Value::Object(fields) => Value::Object(
                 fields
                     .iter()
@@ -100,7 +103,8 @@ impl Redactor {
         if secret.len() >= 4 && !self.secrets.iter().any(|(s, _)| s == secret) {
             self.secrets.push((secret.to_owned(), label));
             // Longest first, so a secret that contains another is replaced whole.
-            self.secrets.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
+            self.secrets
+                .sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
         }
     }
 
@@ -148,6 +152,9 @@ mod tests {
         redactor.add("abcd", "<short>");
         redactor.add("abcdefgh", "<long>");
         redactor.add("", "<empty>");
-        assert_eq!(redactor.apply("key abcdefgh and abcd"), "key <long> and <short>");
+        assert_eq!(
+            redactor.apply("key abcdefgh and abcd"),
+            "key <long> and <short>"
+        );
     }
 }
