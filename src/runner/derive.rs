@@ -343,7 +343,7 @@ mod tests {
             vec!["loc*", "ss*"]
         );
         assert!(
-            derive(Derivation::ConnectionRegexDots, &listing, 10).contains(&"Ro.ter".to_owned())
+            derive(Derivation::ConnectionRegexDots, &listing, 10).contains(&"Rou.er".to_owned())
         );
         assert!(
             derive(Derivation::ConnectionFirstLastStar, &listing, 10).contains(&"s*1".to_owned())
