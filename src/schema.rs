@@ -379,7 +379,12 @@ fn find_dangling_reference(
     for file in files {
         let mut references = Vec::new();
         collect_references(&file.contents, &file.id, String::new(), &mut references);
-        for (pointer, base, reference) in references {
+        for Reference {
+            pointer,
+            base,
+            reference,
+        } in references
+        {
             let dangling = |target: String| SchemaError::DanglingRef {
                 path: file.path.clone(),
                 pointer: pointer.clone(),
@@ -421,13 +426,18 @@ const NAME_MAP_KEYWORDS: [&str; 5] = [
     "dependentSchemas",
 ];
 
-/// Collects `(pointer, base URI in scope, reference)` for every `$ref` under `schema`.
-fn collect_references(
-    schema: &Value,
-    base: &str,
+/// A `$ref` as found in a file.
+struct Reference {
+    /// JSON pointer to the `$ref` member inside the file.
     pointer: String,
-    out: &mut Vec<(String, String, String)>,
-) {
+    /// The base URI in scope there.
+    base: String,
+    /// The `$ref` as written.
+    reference: String,
+}
+
+/// Collects every `$ref` under `schema`, which sits at `pointer` in its file.
+fn collect_references(schema: &Value, base: &str, pointer: String, out: &mut Vec<Reference>) {
     match schema {
         Value::Object(members) => {
             // A nested `$id` starts a new base for what lies under it.
@@ -436,17 +446,17 @@ fn collect_references(
                 None => base.to_string(),
             };
             if let Some(reference) = members.get("$ref").and_then(Value::as_str) {
-                out.push((
-                    format!("{pointer}/$ref"),
-                    base.clone(),
-                    reference.to_string(),
-                ));
+                out.push(Reference {
+                    pointer: format!("{pointer}/$ref"),
+                    base: base.clone(),
+                    reference: reference.to_string(),
+                });
             }
             for (key, value) in members {
-                let here = format!("{pointer}/{}", escape_pointer(key));
                 if DATA_KEYWORDS.contains(&key.as_str()) {
                     continue;
                 }
+                let here = format!("{pointer}/{}", escape_pointer(key));
                 if NAME_MAP_KEYWORDS.contains(&key.as_str())
                     && let Value::Object(named) = value
                 {

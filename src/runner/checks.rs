@@ -131,7 +131,12 @@ fn check_model(model: &str, answer: &Answer<'_>, schemas: &SchemaSet) -> Vec<Str
         Ok(()) => Vec::new(),
         Err(violations) => {
             let mut lines = vec![format!("the body is not a valid {model}:")];
-            lines.extend(violations.iter().map(|v| format!("  {v}")));
+            // A violation quotes the offending value whole; a large answer would drown the report.
+            lines.extend(
+                violations
+                    .iter()
+                    .map(|v| format!("  {}", shorten(&v.to_string(), 300))),
+            );
             vec![lines.join("\n")]
         }
     }
