@@ -69,12 +69,20 @@ pub fn check(dir: &Path, name: &str, content: &str) -> Result<(), String> {
         }))
     });
     outcome.map_err(|_| {
-        format!(
-            "the answer differs from snapshot {}/{name}.snap (see the diff above; \
-             review with `cargo insta review --snapshot-path {}`)",
-            dir.display(),
-            dir.display()
-        )
+        let stored = dir.join(format!("{name}.snap"));
+        let what = if stored.exists() {
+            format!("the answer differs from snapshot {} (diff above)", stored.display())
+        } else {
+            format!("there is no snapshot {} yet", stored.display())
+        };
+        let next = if std::env::var_os("CI").is_some_and(|v| v != "false" && v != "0") {
+            "CI is set, so nothing was written; run locally to record it".to_owned()
+        } else {
+            "the answer was written beside it as .snap.new: accept it with `cargo insta review` \
+             or by renaming it to .snap"
+                .to_owned()
+        };
+        format!("{what}; {next}")
     })
 }
 
