@@ -71,7 +71,10 @@ pub fn check(dir: &Path, name: &str, content: &str) -> Result<(), String> {
     outcome.map_err(|_| {
         let stored = dir.join(format!("{name}.snap"));
         let what = if stored.exists() {
-            format!("the answer differs from snapshot {} (diff above)", stored.display())
+            format!(
+                "the answer differs from snapshot {} (diff above)",
+                stored.display()
+            )
         } else {
             format!("there is no snapshot {} yet", stored.display())
         };
