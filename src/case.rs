@@ -168,8 +168,13 @@ pub struct Expect {
     #[serde(default)]
     pub found: Option<FoundCheck>,
     /// Compare the status and the redacted body with a stored insta snapshot of this name.
+    /// Checked against the embedded mock, and against other targets only with `--snapshots`.
     #[serde(default)]
     pub snapshot: Option<String>,
+    /// Further expectations that apply only when the status is 2xx, for steps whose `status`
+    /// allows both a success and a refusal.
+    #[serde(default)]
+    pub if_2xx: Option<Box<Expect>>,
 }
 
 /// A set of acceptable statuses.
@@ -321,6 +326,7 @@ pub enum Derivation {
     /// Each connection path's first and last character with `*` between.
     ConnectionFirstLastStar,
     /// Each connection path's first and last character with `**` between.
+    #[serde(alias = "connection_first_last_globstar")]
     ConnectionFirstLastGlobStar,
     /// The first half of each type identifier followed by `*`.
     TypePrefixes,

@@ -56,13 +56,15 @@ fn looks_like_uuid(text: &str) -> bool {
         })
 }
 
-/// Compares `content` with the snapshot `name` under `dir`.
-pub fn check(dir: &Path, name: &str, content: &str) -> Result<(), String> {
+/// Compares `content` with the snapshot `name` under `dir`; the snapshot records the case
+/// file it came from.
+pub fn check(dir: &Path, name: &str, case_file: &Path, content: &str) -> Result<(), String> {
     // insta settings are per thread and trials run on worker threads: bind them here.
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(dir);
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
+    settings.set_input_file(case_file);
     let outcome = settings.bind(|| {
         catch_unwind(AssertUnwindSafe(|| {
             insta::assert_snapshot!(name.to_owned(), content)

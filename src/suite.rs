@@ -175,13 +175,25 @@ impl Suite {
             }
             Some(url) => {
                 runtime.block_on(check_reachable(url, config.http.connect_timeout))?;
+                let auth_file = config.auth_file.clone().or_else(|| {
+                    // A daemon on this machine writes its secret here; use it when the user
+                    // gave no credentials at all.
+                    let default = std::env::temp_dir().join("xpipe_auth");
+                    (config.api_key.is_none() && default.is_file()).then(|| {
+                        tracing::info!("using the auth file {}", default.display());
+                        default
+                    })
+                });
+                if config.api_key.is_none() && auth_file.is_none() {
+                    return Err(SetupError::Usage(format!(
+                        "no credentials for {url}: pass --api-key (or XPIPE_API_KEY) or \
+                         --auth-file (the daemon's $TEMP/xpipe_auth, not found at {})",
+                        std::env::temp_dir().join("xpipe_auth").display()
+                    )));
+                }
                 let credentials = Credentials {
                     api_key: config.api_key.clone(),
-                    auth_file_content: config
-                        .auth_file
-                        .as_deref()
-                        .map(read_auth_file)
-                        .transpose()?,
+                    auth_file_content: auth_file.as_deref().map(read_auth_file).transpose()?,
                 };
                 (None, url.clone(), credentials, url.to_string())
             }

@@ -39,8 +39,21 @@ pub struct Sent<'a> {
     pub body: Option<&'a Value>,
 }
 
-/// Applies every expectation of a step; returns the problems, empty when all hold.
+/// Applies every expectation of a step, and the rule every successful query answer follows;
+/// returns the problems, empty when all hold.
 pub fn check_answer(
+    expect: &Expect,
+    sent: &Sent<'_>,
+    answer: &Answer<'_>,
+    vars: &Variables,
+    schemas: &SchemaSet,
+) -> Vec<String> {
+    let mut problems = check_expectations(expect, sent, answer, vars, schemas);
+    problems.extend(check_filters_respected(sent, answer));
+    problems
+}
+
+fn check_expectations(
     expect: &Expect,
     sent: &Sent<'_>,
     answer: &Answer<'_>,
@@ -72,7 +85,12 @@ pub fn check_answer(
         problems.extend(check_model(model, answer, schemas));
     }
     problems.extend(check_values(expect, answer, vars));
-    problems.extend(check_query_answer(expect, sent, answer, vars));
+    problems.extend(check_found(expect, sent, answer, vars));
+    if let Some(on_success) = &expect.if_2xx
+        && (200..300).contains(&status)
+    {
+        problems.extend(check_expectations(on_success, sent, answer, vars, schemas));
+    }
     problems
 }
 
@@ -181,9 +199,25 @@ fn check_values(expect: &Expect, answer: &Answer<'_>, vars: &Variables) -> Vec<S
     problems
 }
 
-/// The checks of a connection query answer: those the case asks for, and the one every
-/// successful query answer must pass, that each item matches the filters sent.
-fn check_query_answer(
+/// Every item of a successful query answer must match the filters that were sent (ignoring
+/// case, which the document leaves open).
+fn check_filters_respected(sent: &Sent<'_>, answer: &Answer<'_>) -> Option<String> {
+    if sent.path != QUERY_PATH || !(200..300).contains(&answer.response.status) {
+        return None;
+    }
+    let found = answer.json.as_ref().ok()?.get("found")?;
+    let filters = sent.body.and_then(QueryFilters::from_body)?;
+    let strays = derive::items_not_matching(&derive::items(found), &filters);
+    (!strays.is_empty()).then(|| {
+        format!(
+            "the answer holds connections the filters do not match: {}",
+            labels(&strays)
+        )
+    })
+}
+
+/// The checks a case asks for on `found`.
+fn check_found(
     expect: &Expect,
     sent: &Sent<'_>,
     answer: &Answer<'_>,
@@ -192,17 +226,6 @@ fn check_query_answer(
     let found = answer.json.as_ref().ok().and_then(|j| j.get("found"));
     let filters = sent.body.and_then(QueryFilters::from_body);
     let mut problems = Vec::new();
-    let is_query_success = sent.path == QUERY_PATH && (200..300).contains(&answer.response.status);
-
-    if let (true, Some(found), Some(filters)) = (is_query_success, found, &filters) {
-        let strays = derive::items_not_matching(&derive::items(found), filters);
-        if !strays.is_empty() {
-            problems.push(format!(
-                "the answer holds connections the filters do not match: {}",
-                labels(&strays)
-            ));
-        }
-    }
 
     let Some(check) = &expect.found else {
         return problems;
@@ -244,6 +267,12 @@ fn check_query_answer(
                     problems.push(format!(
                         "the full listing holds connections these filters match that the answer lacks: {}",
                         labels(&diff.missing)
+                    ));
+                }
+                if !diff.repeated.is_empty() {
+                    problems.push(format!(
+                        "the answer lists these connections more than once: {}",
+                        labels(&diff.repeated)
                     ));
                 }
                 if !diff.unexpected.is_empty() {

@@ -116,12 +116,14 @@ pub struct Disagreement {
     /// Answer items that the filters do not match even ignoring case, or that the listing
     /// does not hold at all.
     pub unexpected: Vec<Item>,
+    /// Answer items listed more than once.
+    pub repeated: Vec<Item>,
 }
 
 impl Disagreement {
     /// Whether the answer is right.
     pub fn is_empty(&self) -> bool {
-        self.missing.is_empty() && self.unexpected.is_empty()
+        self.missing.is_empty() && self.unexpected.is_empty() && self.repeated.is_empty()
     }
 }
 
@@ -138,9 +140,12 @@ pub fn compare_with_listing(
     let must: BTreeSet<&Item> = listing.iter().filter(|i| strict.matches(i)).collect();
     let may: BTreeSet<&Item> = listing.iter().filter(|i| loose.matches(i)).collect();
     let answered: BTreeSet<&Item> = found.iter().collect();
+    let mut seen = BTreeSet::new();
+    let repeated: BTreeSet<&Item> = found.iter().filter(|item| !seen.insert(*item)).collect();
     Disagreement {
         missing: must.difference(&answered).map(|i| (*i).clone()).collect(),
         unexpected: answered.difference(&may).map(|i| (*i).clone()).collect(),
+        repeated: repeated.into_iter().cloned().collect(),
     }
 }
 
@@ -310,6 +315,14 @@ mod tests {
             compare_with_listing(&listing, &f, &[]).missing,
             vec![listing[3].clone()]
         );
+    }
+
+    #[test]
+    fn a_repeated_item_is_reported() {
+        let listing = listing();
+        let twice = [listing[0].clone(), listing[0].clone()];
+        let found = compare_with_listing(&listing, &filters("**", "servers/*", "*"), &twice);
+        assert_eq!(found.repeated, vec![listing[0].clone()]);
     }
 
     #[test]

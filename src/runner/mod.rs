@@ -111,7 +111,11 @@ impl RunContext {
         for (index, step) in case.spec.steps.iter().enumerate() {
             run.run_step(index, step).await?;
         }
-        Ok(())
+        if run.snapshot_failures.is_empty() {
+            Ok(())
+        } else {
+            Err(run.snapshot_failures.join("\n"))
+        }
     }
 
     /// Opens a session with the run's credentials and returns its token.
@@ -160,6 +164,7 @@ struct CaseRun<'a> {
     vars: Variables,
     redactor: Redactor,
     session: Option<String>,
+    snapshot_failures: Vec<String>,
 }
 
 impl<'a> CaseRun<'a> {
@@ -181,6 +186,7 @@ impl<'a> CaseRun<'a> {
             vars,
             redactor,
             session: None,
+            snapshot_failures: Vec::new(),
         }
     }
 
@@ -251,8 +257,11 @@ impl<'a> CaseRun<'a> {
         {
             let snapshot_name = format!("{}__{name}", self.case.name.replace("::", "__"));
             let content = snapshot::render(&response, &answer.json);
-            if let Err(why) = snapshot::check(dir, &snapshot_name, &content) {
-                problems.push(why);
+            if let Err(why) = snapshot::check(dir, &snapshot_name, &self.case.file, &content) {
+                // A changed snapshot is not a reason to stop: the later steps still run, so
+                // that one review shows every snapshot of the case.
+                let report = self.failure(index, step, value, &format!("  - {why}"));
+                self.snapshot_failures.push(report);
             }
         }
         for (var, pointer) in &step.capture {
@@ -290,7 +299,13 @@ impl<'a> CaseRun<'a> {
             has_content_type |= name.eq_ignore_ascii_case("content-type");
             headers.push((name.clone(), self.vars.render(value)?));
         }
+        // A case that writes its own Authorization header means exactly that header.
+        let own_authorization = spec
+            .headers
+            .keys()
+            .any(|n| n.eq_ignore_ascii_case("authorization"));
         let token = match &spec.session {
+            _ if own_authorization => None,
             Session::None => None,
             Session::Token(literal) => Some(self.vars.render(literal)?),
             Session::Fresh => Some(self.fresh_session().await?),
