@@ -82,6 +82,9 @@ pub struct Step {
     /// Repeats the step once per value derived from a captured listing.
     #[serde(default)]
     pub for_each: Option<ForEach>,
+    /// Sends the request several times at once instead of once.
+    #[serde(default)]
+    pub parallel: Option<Parallel>,
     /// What to send.
     pub request: Request,
     /// What the answer must be.
@@ -271,6 +274,35 @@ pub struct FoundCheck {
     /// How many items the answer must hold.
     #[serde(default)]
     pub count: Option<usize>,
+}
+
+/// Sends a step's request several times at once; every answer must meet the expectations.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parallel {
+    /// How many requests to send at once (at most 64).
+    pub count: usize,
+    /// Whether the requests share the case's session or each opens its own (concurrently,
+    /// before the requests go out); only for `session: fresh`.
+    #[serde(default)]
+    pub sessions: LaneSessions,
+    /// JSON pointers whose values must differ between every two answers.
+    #[serde(default)]
+    pub distinct: Vec<String>,
+    /// Whether every answer must carry the same body.
+    #[serde(default)]
+    pub consistent: bool,
+}
+
+/// Which session the parallel requests of a step use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LaneSessions {
+    /// All use the case's one session.
+    #[default]
+    Shared,
+    /// Each opens its own session first.
+    Own,
 }
 
 /// Repeats a step once per value derived from a captured listing.

@@ -164,10 +164,25 @@ fn check_case(spec: &CaseFile, schemas: &SchemaSet) -> Result<(), String> {
     Ok(())
 }
 
+/// The most requests a `parallel` step sends at once: enough to show races, few enough for a
+/// laptop and for a daemon under test that is also someone's desktop.
+pub const MAX_PARALLEL: usize = 64;
+
 fn check_step(step: &Step, schemas: &SchemaSet) -> Result<(), String> {
     let request = &step.request;
     if request.body.is_some() && request.raw_body.is_some() {
         return Err("give either `body` or `raw_body`, not both".to_owned());
+    }
+    if let Some(parallel) = &step.parallel {
+        if !(1..=MAX_PARALLEL).contains(&parallel.count) {
+            return Err(format!("parallel count must be 1 to {MAX_PARALLEL}"));
+        }
+        if step.for_each.is_some() {
+            return Err("a step takes either `parallel` or `for_each`, not both".to_owned());
+        }
+        for pointer in &parallel.distinct {
+            check_pointer(pointer)?;
+        }
     }
     if !request.path.starts_with('/') {
         return Err(format!("path {:?} must start with `/`", request.path));

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::case::{Case, Requirement, Session, Step};
+use crate::case::{Case, LaneSessions, Parallel, Requirement, Session, Step};
 use crate::http::{HttpClient, HttpRequest, HttpResponse};
 use crate::schema::SchemaSet;
 use crate::snapshot;
@@ -120,16 +120,22 @@ impl RunContext {
 
     /// Opens a session with the run's credentials and returns its token.
     pub async fn open_session(&self) -> Result<String, String> {
-        let body = self.credentials.handshake_body().ok_or_else(|| {
+        open_session(&self.client, &self.credentials).await
+    }
+}
+
+/// Opens a session with `credentials` and returns its token.
+pub async fn open_session(
+    client: &HttpClient,
+    credentials: &Credentials,
+) -> Result<String, String> {
+    {
+        let body = credentials.handshake_body().ok_or_else(|| {
             "no credentials to open a session: pass --api-key (or XPIPE_API_KEY) or --auth-file"
                 .to_owned()
         })?;
         let request = json_request("/handshake", &body, None);
-        let response = self
-            .client
-            .send(&request)
-            .await
-            .map_err(|e| e.to_string())?;
+        let response = client.send(&request).await.map_err(|e| e.to_string())?;
         let token = serde_json::from_slice::<Value>(&response.body)
             .ok()
             .and_then(|v| v.get("token")?.as_str().map(str::to_owned));
@@ -209,6 +215,9 @@ impl<'a> CaseRun<'a> {
                     .collect()
             }
         };
+        if let Some(parallel) = &step.parallel {
+            return self.run_parallel(index, step, parallel).await;
+        }
         for value in values {
             if let (Some(each), Some(value)) = (&step.for_each, &value) {
                 self.vars.set(&each.binding, Value::String(value.clone()));
@@ -264,19 +273,12 @@ impl<'a> CaseRun<'a> {
                 self.snapshot_failures.push(report);
             }
         }
-        for (var, pointer) in &step.capture {
-            match answer.json.as_ref().ok().and_then(|j| j.pointer(pointer)) {
-                Some(captured) => {
-                    // Tokens the case captures are secrets like the session's own.
-                    if (var.contains("token") || pointer.ends_with("token"))
-                        && let Some(token) = captured.as_str()
-                    {
-                        self.redactor.add(token, "<token>");
-                    }
-                    self.vars.set(var, captured.clone());
-                }
-                None => problems.push(format!("nothing at {pointer} to capture as ${{{var}}}")),
-            }
+        if problems.is_empty() && !step.capture.is_empty() {
+            let captured = match &answer.json {
+                Ok(body) => self.capture(step, body),
+                Err(why) => Err(format!("nothing to capture: {why}")),
+            };
+            problems.extend(captured.err());
         }
         if problems.is_empty() {
             return Ok(());
@@ -292,6 +294,16 @@ impl<'a> CaseRun<'a> {
     }
 
     async fn build_request(&mut self, step: &Step) -> Result<(HttpRequest, Option<Value>), String> {
+        self.build_request_with(step, None).await
+    }
+
+    /// Builds a step's request; `lane_token` replaces the case's session for a parallel lane
+    /// that opened its own.
+    async fn build_request_with(
+        &mut self,
+        step: &Step,
+        lane_token: Option<&str>,
+    ) -> Result<(HttpRequest, Option<Value>), String> {
         let spec = &step.request;
         let mut headers = Vec::new();
         let mut has_content_type = false;
@@ -306,6 +318,7 @@ impl<'a> CaseRun<'a> {
             .any(|n| n.eq_ignore_ascii_case("authorization"));
         let token = match &spec.session {
             _ if own_authorization => None,
+            Session::Fresh if lane_token.is_some() => lane_token.map(str::to_owned),
             Session::None => None,
             Session::Token(literal) => Some(self.vars.render(literal)?),
             Session::Fresh => Some(self.fresh_session().await?),
@@ -346,6 +359,119 @@ impl<'a> CaseRun<'a> {
         self.redactor.add(&token, "<session-token>");
         self.session = Some(token.clone());
         Ok(token)
+    }
+
+    async fn run_parallel(
+        &mut self,
+        index: usize,
+        step: &Step,
+        parallel: &Parallel,
+    ) -> Result<(), String> {
+        // Open the lanes' own sessions all at once: that alone is N concurrent handshakes.
+        let mut lane_tokens: Vec<Option<String>> = vec![None; parallel.count];
+        if parallel.sessions == LaneSessions::Own && step.request.session == Session::Fresh {
+            let mut opening = tokio::task::JoinSet::new();
+            for lane in 0..parallel.count {
+                let client = self.context.client.clone();
+                let credentials = self.context.credentials.clone();
+                opening.spawn(async move { (lane, open_session(&client, &credentials).await) });
+            }
+            for (lane, token) in opening.join_all().await {
+                let token = token.map_err(|why| {
+                    self.failure(
+                        index,
+                        step,
+                        None,
+                        &format!("lane {lane}: cannot open its session: {why}"),
+                    )
+                })?;
+                self.redactor.add(&token, "<session-token>");
+                lane_tokens[lane] = Some(token);
+            }
+        }
+
+        // Build every request first, then send them all together.
+        let mut requests = Vec::with_capacity(parallel.count);
+        for token in &lane_tokens {
+            let built = self
+                .build_request_with(step, token.as_deref())
+                .await
+                .map_err(|why| self.failure(index, step, None, &why))?;
+            requests.push(built);
+        }
+        let mut sending = tokio::task::JoinSet::new();
+        for (lane, (request, _)) in requests.iter().enumerate() {
+            let client = self.context.client.clone();
+            let request = request.clone();
+            sending.spawn(async move { (lane, client.send(&request).await) });
+        }
+        let mut responses: Vec<(usize, Result<HttpResponse, crate::http::HttpError>)> =
+            sending.join_all().await;
+        responses.sort_by_key(|(lane, _)| *lane);
+
+        // Check each answer on its own, then the answers against each other.
+        let mut problems = Vec::new();
+        let mut bodies: Vec<Option<Value>> = Vec::new();
+        for (lane, response) in &responses {
+            let (request, sent_body) = &requests[*lane];
+            let response = match response {
+                Ok(response) => response,
+                Err(error) => {
+                    problems.push(format!("lane {lane}: no answer: {error}"));
+                    bodies.push(None);
+                    continue;
+                }
+            };
+            let answer = Answer::new(response);
+            let sent = Sent {
+                path: &request.path,
+                body: sent_body.as_ref(),
+            };
+            for problem in checks::check_answer(
+                &step.expect,
+                &sent,
+                &answer,
+                &self.vars,
+                &self.context.schemas,
+            ) {
+                problems.push(format!("lane {lane}: {problem}"));
+            }
+            bodies.push(answer.json.ok());
+        }
+        problems.extend(compare_lanes(parallel, &bodies));
+        if problems.is_empty() {
+            if let Some(Some(first)) = bodies.first() {
+                self.capture(step, first)?;
+            }
+            return Ok(());
+        }
+
+        let (request, _) = &requests[0];
+        let mut report = format!(
+            "{} (sent {} times at once)",
+            self.describe_request(request),
+            parallel.count
+        );
+        for problem in problems {
+            let _ = write!(report, "\n  - {}", self.redactor.apply(&problem));
+        }
+        Err(self.failure(index, step, None, &report))
+    }
+
+    /// Sets the step's captured variables from an answer body.
+    fn capture(&mut self, step: &Step, body: &Value) -> Result<(), String> {
+        for (var, pointer) in &step.capture {
+            let captured = body
+                .pointer(pointer)
+                .ok_or_else(|| format!("nothing at {pointer} to capture as ${{{var}}}"))?;
+            if (var.contains("token") || pointer.ends_with("token"))
+                && let Some(token) = captured.as_str()
+            {
+                self.redactor.add(token, "<token>");
+            }
+            self.vars.set(var, captured.clone());
+        }
+        Ok(())
     }
 
     fn describe_request(&self, request: &HttpRequest) -> String {
@@ -396,5 +522,56 @@ impl<'a> CaseRun<'a> {
         } else {
             format!("{head}\n  {detail}")
         }
+    }
+}
+
+/// The checks between the answers of a parallel step: values that must differ, bodies that
+/// must agree.
+fn compare_lanes(parallel: &Parallel, bodies: &[Option<Value>]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for pointer in &parallel.distinct {
+        let mut seen: Vec<(&Value, usize)> = Vec::new();
+        for (lane, body) in bodies.iter().enumerate() {
+            let Some(value) = body.as_ref().and_then(|b| b.pointer(pointer)) else {
+                continue;
+            };
+            if let Some((_, first)) = seen.iter().find(|(v, _)| *v == value) {
+                problems.push(format!(
+                    "lanes {first} and {lane} got the same value at {pointer}, which must differ"
+                ));
+            } else {
+                seen.push((value, lane));
+            }
+        }
+    }
+    if parallel.consistent
+        && let Some(Some(first)) = bodies.first()
+    {
+        // The document promises no order for lists, so lanes may list items differently.
+        let first = unordered(first);
+        for (lane, body) in bodies.iter().enumerate().skip(1) {
+            if body.as_ref().map(unordered).as_ref() != Some(&first) {
+                problems.push(format!("lane {lane} got another body than lane 0"));
+            }
+        }
+    }
+    problems
+}
+
+/// A JSON value with every array sorted, for comparisons that ignore order.
+fn unordered(value: &Value) -> Value {
+    match value {
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.iter().map(unordered).collect();
+            items.sort_by_cached_key(|item| item.to_string());
+            Value::Array(items)
+        }
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), unordered(v)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
