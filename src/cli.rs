@@ -83,6 +83,11 @@ pub struct RunArgs {
     /// Leave out cases with this tag (repeatable), e.g. side-effects on a desktop daemon.
     #[arg(long = "skip-tag", value_name = "TAG")]
     pub skip_tags: Vec<String>,
+    /// Run every case against the target and against the embedded mock loaded with the
+    /// target's own listing, and report where their statuses, shapes or matched connections
+    /// differ (instead of the usual report).
+    #[arg(long, requires = "target")]
+    pub compare_mock: bool,
     /// libtest's options: FILTER, --exact, --list, --ignored, --include-ignored, --skip,
     /// --format, --test-threads, ...
     #[command(flatten)]
@@ -111,6 +116,7 @@ impl RunArgs {
                 .unwrap_or_else(|| default_dir("schemas")),
             tags: self.tags.clone(),
             skip_tags: self.skip_tags.clone(),
+            mock_store: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod case;
 pub mod cli;
+pub mod compare;
 pub mod glob;
 pub mod http;
 pub mod loader;

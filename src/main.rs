@@ -8,6 +8,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use xpipe_conformance::cli::{Cli, Command, MockArgs, RunArgs};
+use xpipe_conformance::compare::compare_with_mock;
 use xpipe_conformance::mock::{ConnectionStore, MockConfig, MockDaemon};
 use xpipe_conformance::suite::{SetupError, Suite};
 
@@ -46,16 +47,19 @@ fn run(mut args: RunArgs) -> u8 {
         args.libtest.test_threads = Some(8);
     }
 
+    if args.compare_mock {
+        return match compare_with_mock(args.suite_config()) {
+            Ok(comparison) => {
+                print!("{}", comparison.render());
+                EXIT_PASSED
+            }
+            Err(error) => setup_failure(&error),
+        };
+    }
+
     let suite = match Suite::prepare(args.suite_config()) {
         Ok(suite) => suite,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return match error {
-                SetupError::Load(_) | SetupError::Mock(_) => EXIT_NOT_LOADED,
-                SetupError::Unreachable(_) => EXIT_UNREACHABLE,
-                SetupError::Usage(_) => EXIT_USAGE,
-            };
-        }
+        Err(error) => return setup_failure(&error),
     };
 
     let listing_only = args.libtest.list;
@@ -79,6 +83,16 @@ fn run(mut args: RunArgs) -> u8 {
         EXIT_CASES_FAILED
     } else {
         EXIT_PASSED
+    }
+}
+
+/// Reports why a run could not start and returns its exit code.
+fn setup_failure(error: &SetupError) -> u8 {
+    eprintln!("error: {error}");
+    match error {
+        SetupError::Load(_) | SetupError::Mock(_) => EXIT_NOT_LOADED,
+        SetupError::Unreachable(_) => EXIT_UNREACHABLE,
+        SetupError::Usage(_) => EXIT_USAGE,
     }
 }
 

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::case::{Case, Level};
 use crate::http::{HttpClient, HttpSettings};
 use crate::loader::{self, LoadError};
-use crate::mock::{MockConfig, MockDaemon};
+use crate::mock::{ConnectionStore, MockConfig, MockDaemon};
 use crate::runner::{Credentials, RunContext, TargetFacts, json_request};
 use crate::schema::SchemaSet;
 
@@ -45,6 +45,8 @@ pub struct SuiteConfig {
     pub tags: Vec<String>,
     /// Leave out cases with any of these tags.
     pub skip_tags: Vec<String>,
+    /// The connections the embedded mock serves instead of its default fixture.
+    pub mock_store: Option<ConnectionStore>,
 }
 
 impl Default for SuiteConfig {
@@ -60,6 +62,7 @@ impl Default for SuiteConfig {
             schemas_dir: default_dir("schemas"),
             tags: Vec::new(),
             skip_tags: Vec::new(),
+            mock_store: None,
         }
     }
 }
@@ -131,6 +134,30 @@ pub struct CaseVerdict {
     pub outcome: Outcome,
 }
 
+/// A case's verdict and the exchanges it made.
+#[derive(Debug, Clone)]
+pub struct CaseTrace {
+    /// The trial name.
+    pub name: String,
+    /// The case's level (`must` for a file that did not load).
+    pub level: Level,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// What each request got.
+    pub exchanges: Vec<crate::runner::Exchange>,
+}
+
+impl CaseTrace {
+    fn without_exchanges(name: String, level: Level, outcome: Outcome) -> Self {
+        Self {
+            name,
+            level,
+            outcome,
+            exchanges: Vec::new(),
+        }
+    }
+}
+
 /// A prepared run.
 pub struct Suite {
     runtime: tokio::runtime::Runtime,
@@ -162,8 +189,12 @@ impl Suite {
         let (mock, url, credentials, label) = match &config.target {
             None => {
                 let api_key = config.api_key.clone().unwrap_or_else(random_key);
+                let mut mock_config = MockConfig::new(api_key.clone());
+                if let Some(store) = &config.mock_store {
+                    mock_config.store = store.clone();
+                }
                 let mock = runtime
-                    .block_on(MockDaemon::start(MockConfig::new(api_key.clone())))
+                    .block_on(MockDaemon::start(mock_config))
                     .map_err(|e| SetupError::Mock(e.to_string()))?;
                 let url = Url::parse(&mock.url()).map_err(|e| SetupError::Mock(e.to_string()))?;
                 let content = read_auth_file(mock.auth_file())?;
@@ -203,8 +234,11 @@ impl Suite {
 
         let snapshots = match (&config.snapshots, &mock) {
             (Some(dir), _) => Some(dir.clone()),
-            (None, Some(_)) => Some(default_dir("snapshots").join("mock")),
-            (None, None) => None,
+            // The mock's snapshots record its default fixture; another store answers otherwise.
+            (None, Some(_)) if config.mock_store.is_none() => {
+                Some(default_dir("snapshots").join("mock"))
+            }
+            (None, _) => None,
         };
         let mut context = RunContext {
             client,
@@ -212,7 +246,7 @@ impl Suite {
             credentials,
             target: TargetFacts {
                 label,
-                serves_mock_fixture: mock.is_some(),
+                serves_mock_fixture: mock.is_some() && config.mock_store.is_none(),
                 has_connections: None,
             },
             snapshots: snapshots.map(absolute),
@@ -288,42 +322,84 @@ impl Suite {
     /// Runs every case concurrently, outside libtest-mimic, and returns each verdict in case
     /// order. For programs that embed the suite and need to know which case caught what.
     pub fn verdicts(&self) -> Vec<CaseVerdict> {
+        self.traces()
+            .into_iter()
+            .map(|trace| CaseVerdict {
+                name: trace.name,
+                level: trace.level,
+                outcome: trace.outcome,
+            })
+            .collect()
+    }
+
+    /// Runs every case concurrently and returns, in case order, each case's verdict and the
+    /// exchanges it made; ignored cases and case files that did not load made none.
+    pub fn traces(&self) -> Vec<CaseTrace> {
         self.runtime.block_on(async {
             let mut running = tokio::task::JoinSet::new();
             for (index, case) in self.cases.iter().enumerate() {
                 let case = case.clone();
                 let context = Arc::clone(&self.context);
                 running.spawn(async move {
-                    let (name, level, outcome) = match case {
-                        Err(error) => (
-                            error.name.clone(),
-                            Level::Must,
-                            Outcome::Failed(error.to_string()),
-                        ),
-                        Ok(case) => {
-                            let outcome = match context.ignore_reason(&case) {
-                                Some(reason) => Outcome::Ignored(reason),
-                                None => match context.run_case(&case).await {
-                                    Ok(()) => Outcome::Passed,
-                                    Err(report) => Outcome::Failed(report),
-                                },
-                            };
-                            (case.name.clone(), case.spec.level, outcome)
+                    let case = match case {
+                        Ok(case) => case,
+                        Err(error) => {
+                            let outcome = Outcome::Failed(error.to_string());
+                            let trace =
+                                CaseTrace::without_exchanges(error.name, Level::Must, outcome);
+                            return (index, trace);
                         }
                     };
-                    (
-                        index,
-                        CaseVerdict {
-                            name,
-                            level,
-                            outcome,
-                        },
-                    )
+                    let trace = match context.ignore_reason(&case) {
+                        Some(reason) => CaseTrace::without_exchanges(
+                            case.name.clone(),
+                            case.spec.level,
+                            Outcome::Ignored(reason),
+                        ),
+                        None => {
+                            let (verdict, exchanges) = context.run_case_traced(&case).await;
+                            let outcome = match verdict {
+                                Ok(()) => Outcome::Passed,
+                                Err(report) => Outcome::Failed(report),
+                            };
+                            CaseTrace {
+                                name: case.name.clone(),
+                                level: case.spec.level,
+                                outcome,
+                                exchanges,
+                            }
+                        }
+                    };
+                    (index, trace)
                 });
             }
-            let mut verdicts: Vec<(usize, CaseVerdict)> = running.join_all().await;
-            verdicts.sort_by_key(|(index, _)| *index);
-            verdicts.into_iter().map(|(_, verdict)| verdict).collect()
+            let mut traces: Vec<(usize, CaseTrace)> = running.join_all().await;
+            traces.sort_by_key(|(index, _)| *index);
+            traces.into_iter().map(|(_, trace)| trace).collect()
+        })
+    }
+
+    /// The target's full listing (`**`, `**`, `*`) as its `found` list, if it gives one.
+    pub fn fetch_listing(&self) -> Result<serde_json::Value, String> {
+        self.runtime.block_on(async {
+            let token = self.context.open_session().await?;
+            let body = json!({"categoryFilter": "**", "connectionFilter": "**", "typeFilter": "*"});
+            let request = json_request("/connection/query", &body, Some(&token));
+            let response = self
+                .context
+                .client
+                .send(&request)
+                .await
+                .map_err(|e| e.to_string())?;
+            let answer: serde_json::Value = serde_json::from_slice(&response.body)
+                .map_err(|e| format!("the listing is not JSON: {e}"))?;
+            match answer.get("found") {
+                Some(found) if response.status == 200 => Ok(found.clone()),
+                _ => Err(format!(
+                    "the listing query answered {} without `found`",
+                    response.status
+                )),
+            }
         })
     }
 

@@ -107,15 +107,23 @@ impl RunContext {
 
     /// Runs a case; the error is the report of the first failing step.
     pub async fn run_case(&self, case: &Case) -> Result<(), String> {
+        self.run_case_traced(case).await.0
+    }
+
+    /// Runs a case and also returns what each request got, for comparing two targets.
+    pub async fn run_case_traced(&self, case: &Case) -> (Result<(), String>, Vec<Exchange>) {
         let mut run = CaseRun::new(self, case);
+        let mut verdict = Ok(());
         for (index, step) in case.spec.steps.iter().enumerate() {
-            run.run_step(index, step).await?;
+            if let Err(report) = run.run_step(index, step).await {
+                verdict = Err(report);
+                break;
+            }
         }
-        if run.snapshot_failures.is_empty() {
-            Ok(())
-        } else {
-            Err(run.snapshot_failures.join("\n"))
+        if verdict.is_ok() && !run.snapshot_failures.is_empty() {
+            verdict = Err(run.snapshot_failures.join("\n"));
         }
+        (verdict, run.trace)
     }
 
     /// Opens a session with the run's credentials and returns its token.
@@ -164,6 +172,21 @@ pub fn json_request(path: &str, body: &Value, token: Option<&str>) -> HttpReques
 }
 
 /// The state of one case while it runs.
+/// What one request of a case got, in the terms two targets are compared in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// The step and, for derived steps, the value: `step 2 (name) "value"`.
+    pub step: String,
+    /// The status, or why there was no answer.
+    pub status: Result<u16, String>,
+    /// The body as JSON; `None` for an empty body or one that is not JSON.
+    pub body: Option<Value>,
+    /// How the body looks when it is not JSON: `empty` or `not JSON`.
+    pub raw: &'static str,
+    /// The UUIDs of `found`, for query answers.
+    pub found: Option<Vec<String>>,
+}
+
 struct CaseRun<'a> {
     context: &'a RunContext,
     case: &'a Case,
@@ -171,6 +194,7 @@ struct CaseRun<'a> {
     redactor: Redactor,
     session: Option<String>,
     snapshot_failures: Vec<String>,
+    trace: Vec<Exchange>,
 }
 
 impl<'a> CaseRun<'a> {
@@ -193,6 +217,7 @@ impl<'a> CaseRun<'a> {
             redactor,
             session: None,
             snapshot_failures: Vec::new(),
+            trace: Vec::new(),
         }
     }
 
@@ -239,7 +264,9 @@ impl<'a> CaseRun<'a> {
             .await
             .map_err(|why| self.failure(index, step, value, &why))?;
 
-        let response = match self.context.client.send(&request).await {
+        let sent = self.context.client.send(&request).await;
+        self.record(index, step, value, &sent);
+        let response = match sent {
             Ok(response) => response,
             Err(error) => {
                 let report = format!("{}\n  no answer: {error}", self.describe_request(&request));
@@ -408,6 +435,9 @@ impl<'a> CaseRun<'a> {
         let mut responses: Vec<(usize, Result<HttpResponse, crate::http::HttpError>)> =
             sending.join_all().await;
         responses.sort_by_key(|(lane, _)| *lane);
+        if let Some((_, first)) = responses.first() {
+            self.record(index, step, None, first);
+        }
 
         // Check each answer on its own, then the answers against each other.
         let mut problems = Vec::new();
@@ -458,6 +488,55 @@ impl<'a> CaseRun<'a> {
         Err(self.failure(index, step, None, &report))
     }
 
+    fn record(
+        &mut self,
+        index: usize,
+        step: &Step,
+        value: Option<&str>,
+        sent: &Result<HttpResponse, crate::http::HttpError>,
+    ) {
+        let mut label = format!("step {}", index + 1);
+        if let Some(name) = &step.name {
+            let _ = write!(label, " ({})", self.step_name(name));
+        }
+        if let Some(value) = value {
+            let _ = write!(label, " {:?}", self.redactor.apply(value));
+        }
+        let exchange = match sent {
+            Err(error) => Exchange {
+                step: label,
+                status: Err(error.to_string()),
+                body: None,
+                raw: "none",
+                found: None,
+            },
+            Ok(response) => {
+                let json = serde_json::from_slice::<Value>(&response.body).ok();
+                let found = json.as_ref().and_then(|j| j.get("found")).map(|found| {
+                    let mut uuids: Vec<String> = derive::items(found)
+                        .into_iter()
+                        .map(|item| item.uuid)
+                        .collect();
+                    uuids.sort();
+                    uuids
+                });
+                let raw = if response.body.is_empty() {
+                    "empty"
+                } else {
+                    "not JSON"
+                };
+                Exchange {
+                    step: label,
+                    status: Ok(response.status),
+                    body: json,
+                    raw,
+                    found,
+                }
+            }
+        };
+        self.trace.push(exchange);
+    }
+
     /// Sets the step's captured variables from an answer body.
     fn capture(&mut self, step: &Step, body: &Value) -> Result<(), String> {
         for (var, pointer) in &step.capture {
@@ -472,6 +551,12 @@ impl<'a> CaseRun<'a> {
             self.vars.set(var, captured.clone());
         }
         Ok(())
+    }
+
+    /// A step name with its variables filled in where they are known.
+    fn step_name(&self, name: &str) -> String {
+        let rendered = self.vars.render(name).unwrap_or_else(|_| name.to_owned());
+        self.redactor.apply(&rendered)
     }
 
     fn describe_request(&self, request: &HttpRequest) -> String {
@@ -510,7 +595,7 @@ impl<'a> CaseRun<'a> {
     fn failure(&self, index: usize, step: &Step, value: Option<&str>, detail: &str) -> String {
         let mut head = format!("step {} of {}", index + 1, self.case.spec.steps.len());
         if let Some(name) = &step.name {
-            let _ = write!(head, " ({name})");
+            let _ = write!(head, " ({})", self.step_name(name));
         }
         if let Some(value) = value {
             let _ = write!(head, " with derived value {:?}", self.redactor.apply(value));
