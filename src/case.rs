@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A case as loaded from its file, with the name the report gives it.
@@ -22,7 +22,7 @@ pub struct Case {
 }
 
 /// The contents of one case file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaseFile {
     /// What the case checks and why, in a sentence or two.
@@ -30,17 +30,17 @@ pub struct CaseFile {
     /// How much weight a failure carries.
     pub level: Level,
     /// Free words for selecting or skipping cases from the command line.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     /// Conditions without which the case is ignored, with the reason, instead of run.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<Requirement>,
     /// The requests, in order.
     pub steps: Vec<Step>,
 }
 
 /// How much weight a failing case carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// The document or its OpenAPI source requires it: a failure fails the run.
@@ -59,7 +59,7 @@ impl fmt::Display for Level {
 }
 
 /// A condition a case needs from the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Requirement {
     /// The target is the embedded mock with its default fixture, whose data the case names.
@@ -73,17 +73,17 @@ pub enum Requirement {
 }
 
 /// One request and what its answer must be.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// A short name for the report; defaults to the step's position.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Repeats the step once per value derived from a captured listing.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub for_each: Option<ForEach>,
     /// Sends the request several times at once instead of once.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel: Option<Parallel>,
     /// What to send.
     pub request: Request,
@@ -91,32 +91,32 @@ pub struct Step {
     #[serde(default)]
     pub expect: Expect,
     /// Variables to set from the answer: name to JSON pointer into the answer body.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub capture: BTreeMap<String, String>,
 }
 
 /// The request of a step. Strings in `path`, `headers` and `body` may name variables as
 /// `${name}`: captured values, `${value}` inside `for_each`, and the run's credentials
 /// `${api_key}` and `${auth_file_content}`, which the report never prints.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
     /// The HTTP method; every operation of the document is `POST`.
-    #[serde(default = "default_method")]
+    #[serde(default = "default_method", skip_serializing_if = "is_default_method")]
     pub method: String,
     /// The path, starting with `/`.
     pub path: String,
     /// Extra headers, sent as given.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     /// Which `Authorization` header to send.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub session: Session,
     /// A JSON body, sent with `Content-Type: application/json`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
     /// A body sent byte for byte, for malformed input; no `Content-Type` unless in `headers`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_body: Option<String>,
 }
 
@@ -124,8 +124,17 @@ fn default_method() -> String {
     "POST".to_owned()
 }
 
+fn is_default_method(method: &str) -> bool {
+    method == "POST"
+}
+
+/// Whether a value is its type's default, so that a written case file leaves it out.
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
 /// The `Authorization` a request carries.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Session {
     /// `Bearer` with the case's own session, opened by a handshake with the run's credentials
@@ -139,49 +148,49 @@ pub enum Session {
 }
 
 /// Expectations on an answer; each one that is given must hold.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// The status: a code, a class such as `4xx`, or a list of either.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<StatusSet>,
     /// The media type the answer declares, compared by essence (parameters such as a charset
     /// are allowed). An absent header passes unless `content_type_required` is set.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// Whether the `Content-Type` header must be present.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub content_type_required: bool,
     /// What the body must be as a whole.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<BodyShape>,
     /// The model (a file stem under `schemas/`) the JSON body must satisfy.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// JSON values the body must hold: JSON pointer to value (variables allowed in strings).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub json: BTreeMap<String, Value>,
     /// JSON pointers that must not exist in the body (no data for a refused request).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub absent: Vec<String>,
     /// JSON pointers whose value must differ from the given one (variables allowed).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub not_equal: BTreeMap<String, Value>,
     /// Checks on the `found` list of a connection query answer.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found: Option<FoundCheck>,
     /// Compare the status and the redacted body with a stored insta snapshot of this name.
     /// Checked against the embedded mock, and against other targets only with `--snapshots`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
     /// Further expectations that apply only when the status is 2xx, for steps whose `status`
     /// allows both a success and a refusal.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub if_2xx: Option<Box<Expect>>,
 }
 
 /// A set of acceptable statuses.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum StatusSet {
     /// One code or class.
@@ -191,7 +200,7 @@ pub enum StatusSet {
 }
 
 /// A status code (`200`) or a class (`"4xx"`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum StatusPattern {
     /// Exactly this code.
@@ -246,7 +255,7 @@ impl fmt::Display for StatusSet {
 }
 
 /// What a body must be as a whole.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BodyShape {
     /// Any JSON document.
@@ -260,42 +269,42 @@ pub enum BodyShape {
 }
 
 /// Checks on `found`, the list a connection query answers with.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FoundCheck {
     /// A variable holding a full listing (captured `found` of a `**`/`**`/`*` query): the
     /// answer must be exactly the listing's items that the sent filters match, computed
     /// locally. Matching may ignore case or not; both are allowed by the document.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agrees_with: Option<String>,
     /// The `connection` paths the answer must hold, in any order, and nothing else.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connections: Option<Vec<String>>,
     /// How many items the answer must hold.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<usize>,
 }
 
 /// Sends a step's request several times at once; every answer must meet the expectations.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Parallel {
     /// How many requests to send at once (at most 64).
     pub count: usize,
     /// Whether the requests share the case's session or each opens its own (concurrently,
     /// before the requests go out); only for `session: fresh`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub sessions: LaneSessions,
     /// JSON pointers whose values must differ between every two answers.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub distinct: Vec<String>,
     /// Whether every answer must carry the same body.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub consistent: bool,
 }
 
 /// Which session the parallel requests of a step use.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LaneSessions {
     /// All use the case's one session.
@@ -306,7 +315,7 @@ pub enum LaneSessions {
 }
 
 /// Repeats a step once per value derived from a captured listing.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForEach {
     /// Which values to derive.
@@ -314,10 +323,13 @@ pub struct ForEach {
     /// The variable holding the listing to derive them from.
     pub from: String,
     /// The variable each value is bound to; `value` unless given.
-    #[serde(default = "default_binding")]
+    #[serde(
+        default = "default_binding",
+        skip_serializing_if = "is_default_binding"
+    )]
     pub binding: String,
     /// The most values to try, spread evenly over all there are.
-    #[serde(default = "default_limit")]
+    #[serde(default = "default_limit", skip_serializing_if = "is_default_limit")]
     pub limit: usize,
 }
 
@@ -325,12 +337,20 @@ fn default_binding() -> String {
     "value".to_owned()
 }
 
+fn is_default_binding(binding: &str) -> bool {
+    binding == default_binding()
+}
+
 fn default_limit() -> usize {
     24
 }
 
+fn is_default_limit(limit: &usize) -> bool {
+    *limit == default_limit()
+}
+
 /// A family of filter values derived from what a daemon holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Derivation {
     /// Each full connection path, as it is.
@@ -362,6 +382,18 @@ pub enum Derivation {
     ConnectionFirstLastGlobStar,
     /// The first half of each type identifier followed by `*`.
     TypePrefixes,
+    /// `*` followed by the second half of each type identifier.
+    TypeSuffixes,
+    /// The middle of each type identifier between two `*`.
+    TypeInfixes,
+    /// Each connection path followed by `*` (a star that must match the empty run).
+    ConnectionTrailingStar,
+    /// `*` followed by each connection path.
+    ConnectionLeadingStar,
+    /// Each connection path with `*` inserted in its middle, no character replaced.
+    ConnectionInsertedStar,
+    /// Each connection path followed by `**`.
+    ConnectionTrailingGlobStar,
     /// Each connection path with the case of its letters swapped.
     ConnectionCaseSwapped,
 }

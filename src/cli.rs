@@ -1,5 +1,6 @@
 //! The command line: every flag, its help text and its environment variable, in one place.
 
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,7 +8,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use reqwest::Url;
 
+use crate::generate;
 use crate::http::HttpSettings;
+use crate::mock::Fault;
 use crate::suite::{SuiteConfig, default_dir};
 
 /// Checks whether a daemon speaks the XPipe API v10.0 correctly, case by case.
@@ -18,7 +21,18 @@ use crate::suite::{SuiteConfig, default_dir};
 #[command(
     name = "xpipe-conformance",
     version,
-    args_conflicts_with_subcommands = true
+    disable_version_flag = false,
+    args_conflicts_with_subcommands = true,
+    help_template = "{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}",
+    after_help = "Exit status: 0 all must cases passed, 1 a case failed, 2 bad arguments or \
+                  nothing selected, 3 cases or schemas not loadable, 4 nothing listens at the \
+                  target.",
+    mut_arg("test", |a| a.hide(true)),
+    mut_arg("bench", |a| a.hide(true)),
+    mut_arg("nocapture", |a| a.hide(true)),
+    mut_arg("show_output", |a| a.hide(true)),
+    mut_arg("unstable_flags", |a| a.hide(true)),
+    mut_arg("ignored", |a| a.help("Run only the ignored cases")),
 )]
 pub struct Cli {
     /// What to do; `run` when left out.
@@ -33,9 +47,21 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the suite against a daemon, or against the embedded mock without --target.
+    #[command(
+        help_template = "{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}",
+        mut_arg("test", |a| a.hide(true)),
+        mut_arg("bench", |a| a.hide(true)),
+        mut_arg("nocapture", |a| a.hide(true)),
+        mut_arg("show_output", |a| a.hide(true)),
+        mut_arg("unstable_flags", |a| a.hide(true)),
+        mut_arg("ignored", |a| a.help("Run only the ignored cases")),
+    )]
     Run(Box<RunArgs>),
     /// Serve the embedded mock daemon until interrupted, as a stand-in for client developers.
     Mock(MockArgs),
+    /// Measure the suite's power: run it against the embedded mock once per seeded fault (and
+    /// once without) and show which faults some must case catches.
+    Mutants(MutantsArgs),
 }
 
 /// Options of a run, followed by libtest's own (filter, --exact, --list, --ignored, ...).
@@ -88,6 +114,13 @@ pub struct RunArgs {
     /// differ (instead of the usual report).
     #[arg(long, requires = "target")]
     pub compare_mock: bool,
+    /// How many cases to generate from the request models (0 for none).
+    #[arg(long, env = "XPIPE_GENERATED", value_name = "N", default_value_t = generate::DEFAULT_COUNT)]
+    pub generated: usize,
+    /// The seed the generated cases are drawn from: a number (decimal or 0x hex), or `random`
+    /// for a new one, which the run prints.
+    #[arg(long, env = "XPIPE_SEED", value_name = "S", default_value_t = generate::DEFAULT_SEED, value_parser = seed)]
+    pub seed: u64,
     /// libtest's options: FILTER, --exact, --list, --ignored, --include-ignored, --skip,
     /// --format, --test-threads, ...
     #[command(flatten)]
@@ -117,8 +150,26 @@ impl RunArgs {
             tags: self.tags.clone(),
             skip_tags: self.skip_tags.clone(),
             mock_store: None,
+            concurrency: self.libtest.test_threads.unwrap_or(8),
+            mock_faults: BTreeSet::new(),
+            generated: self.generated,
+            seed: self.seed,
         }
     }
+}
+
+/// A seed: a number, or `random` for one drawn now (and printed by the run).
+fn seed(text: &str) -> Result<u64, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None if text == "random" => {
+            let mut bytes = [0u8; 8];
+            getrandom::fill(&mut bytes).map_err(|e| format!("no random seed: {e}"))?;
+            Some(u64::from_le_bytes(bytes))
+        }
+        None => text.parse().ok(),
+    };
+    parsed.ok_or_else(|| format!("{text:?} is not a seed: give a number or `random`"))
 }
 
 fn positive_seconds(text: &str) -> Result<f64, String> {
@@ -151,6 +202,26 @@ pub struct MockArgs {
     /// Match query filters regardless of letter case.
     #[arg(long)]
     pub case_insensitive: bool,
+    /// Commit this seeded violation of the API document (repeatable; see --list-faults).
+    #[arg(long = "fault", value_name = "NAME")]
+    pub faults: Vec<Fault>,
+    /// Print the catalogue of seeded faults, name and description, and exit.
+    #[arg(long)]
+    pub list_faults: bool,
+}
+
+/// Options of the mutation score.
+#[derive(Debug, Clone, Args)]
+pub struct MutantsArgs {
+    /// Run only this fault (repeatable); every fault of the catalogue when left out.
+    #[arg(long = "fault", value_name = "NAME")]
+    pub faults: Vec<Fault>,
+    /// Seconds one request may take; short, so that faults which stall answers end fast.
+    #[arg(long, default_value_t = 1.0, value_name = "SECS", value_parser = positive_seconds)]
+    pub timeout: f64,
+    /// Count a fault as caught when only `should` cases catch it.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[cfg(test)]
@@ -199,8 +270,67 @@ mod tests {
     }
 
     #[test]
+    fn mock_takes_repeated_faults_by_name() {
+        let cli = parse(&[
+            "mock",
+            "--fault",
+            "star-crosses-slash",
+            "--fault",
+            "token-null",
+        ]);
+        let Some(Command::Mock(mock)) = cli.command else {
+            panic!("not mock")
+        };
+        assert_eq!(mock.faults.len(), 2);
+        assert_eq!(mock.faults[0], Fault::StarCrossesSlash);
+        assert!(!mock.list_faults);
+    }
+
+    #[test]
+    fn an_unknown_fault_names_the_valid_ones() {
+        let error = Cli::try_parse_from(["xpipe-conformance", "mock", "--fault", "nope"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("unknown fault \"nope\""), "{error}");
+        assert!(error.contains("any-token-accepted"), "{error}");
+    }
+
+    #[test]
+    fn mutants_default_to_a_short_timeout() {
+        let cli = parse(&["mutants", "--fault", "type-filter-ignored", "--strict"]);
+        let Some(Command::Mutants(mutants)) = cli.command else {
+            panic!("not mutants")
+        };
+        assert_eq!(mutants.timeout, 1.0);
+        assert!(mutants.strict);
+        assert_eq!(mutants.faults, [Fault::TypeFilterIgnored]);
+    }
+
+    #[test]
     fn a_zero_timeout_is_refused() {
         let error = Cli::try_parse_from(["xpipe-conformance", "--timeout", "0"]).unwrap_err();
         assert!(error.to_string().contains("seconds"), "{error}");
+    }
+
+    #[test]
+    fn generated_cases_default_to_a_fixed_seed() {
+        let cli = parse(&[]);
+        assert_eq!(cli.run.generated, generate::DEFAULT_COUNT);
+        assert_eq!(cli.run.seed, generate::DEFAULT_SEED);
+        let config = parse(&["--generated", "0", "--seed", "0x2a"])
+            .run
+            .suite_config();
+        assert_eq!((config.generated, config.seed), (0, 42));
+        assert_eq!(parse(&["--seed", "17"]).run.seed, 17);
+    }
+
+    #[test]
+    fn a_random_seed_is_drawn_and_a_bad_one_refused() {
+        let seeds: Vec<u64> = (0..3)
+            .map(|_| parse(&["--seed", "random"]).run.seed)
+            .collect();
+        assert!(seeds[0] != seeds[1] || seeds[1] != seeds[2]);
+        let error = Cli::try_parse_from(["xpipe-conformance", "--seed", "soon"]).unwrap_err();
+        assert!(error.to_string().contains("not a seed"), "{error}");
     }
 }

@@ -106,7 +106,11 @@ impl GlobFilter {
     }
 
     fn same_char(&self, a: char, b: char) -> bool {
-        a == b || (self.case_insensitive && a.to_lowercase().eq(b.to_lowercase()))
+        // Lower case alone misses letters with two lower forms (`σ` and final `ς` both
+        // upper-case to `Σ`); matching either way is what Java's equalsIgnoreCase does.
+        a == b
+            || (self.case_insensitive
+                && (a.to_lowercase().eq(b.to_lowercase()) || a.to_uppercase().eq(b.to_uppercase())))
     }
 }
 
@@ -169,6 +173,20 @@ mod tests {
             GlobFilter::path("Web*")
                 .case_insensitive(true)
                 .matches("wEB-01")
+        );
+    }
+
+    #[test]
+    fn case_folding_knows_letters_with_two_lower_forms() {
+        assert!(
+            GlobFilter::path("ΛΌΓΟΣ")
+                .case_insensitive(true)
+                .matches("λόγος")
+        );
+        assert!(
+            GlobFilter::path("σοφος")
+                .case_insensitive(true)
+                .matches("ΣΟΦΟΣ")
         );
     }
 

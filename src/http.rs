@@ -114,6 +114,10 @@ impl HttpClient {
     pub fn new(base: &Url, settings: HttpSettings) -> Result<Self, HttpError> {
         install_crypto_provider();
         let client = reqwest::Client::builder()
+            // A pooled connection that the daemon closed while idle fails the next request
+            // on it; a daemon may close idle connections as soon as it likes, so every
+            // request gets a connection of its own.
+            .pool_max_idle_per_host(0)
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -186,7 +190,13 @@ impl HttpClient {
         if error.is_timeout() {
             HttpError::Timeout(self.settings.timeout)
         } else if error.is_connect() {
-            HttpError::Connect(error_chain(error))
+            let mut detail = error_chain(error);
+            if self.base.scheme() == "https"
+                && (detail.contains("corrupt message") || detail.contains("InvalidContentType"))
+            {
+                detail.push_str(" (the target may speak plain HTTP: try http://)");
+            }
+            HttpError::Connect(detail)
         } else if error.is_builder() {
             HttpError::BadRequest(error_chain(error))
         } else {

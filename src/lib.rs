@@ -6,10 +6,12 @@
 pub mod case;
 pub mod cli;
 pub mod compare;
+pub mod generate;
 pub mod glob;
 pub mod http;
 pub mod loader;
 pub mod mock;
+pub mod mutants;
 pub mod runner;
 pub mod schema;
 pub mod snapshot;

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::case::{Case, CaseFile, Step};
+use crate::case::{Case, CaseFile, Requirement, Session, Step};
 use crate::schema::SchemaSet;
 
 /// Why one case file could not become a case.
@@ -66,26 +66,50 @@ pub fn load_cases(
         dir: dir.to_owned(),
         source,
     };
+    let is_yaml = |path: &Path| {
+        matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) && path.is_file()
+    };
     let mut files = Vec::new();
+    let mut misplaced = Vec::new();
     for group in std::fs::read_dir(dir).map_err(folder_error)? {
         let group = group.map_err(folder_error)?.path();
         if !group.is_dir() {
+            // A case written straight into the case folder would otherwise vanish unnoticed.
+            if is_yaml(&group) {
+                misplaced.push(group);
+            }
             continue;
         }
         for entry in std::fs::read_dir(&group).map_err(folder_error)? {
             let path = entry.map_err(folder_error)?.path();
-            let is_yaml = matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml")
-            );
-            if is_yaml && path.is_file() {
+            if is_yaml(&path) {
                 files.push(path);
             }
         }
     }
+    if files.is_empty() && misplaced.is_empty() {
+        return Err(FolderError {
+            dir: dir.to_owned(),
+            source: std::io::Error::other("no case files in <folder>/<operation>/*.yaml"),
+        });
+    }
 
     let mut cases: Vec<Result<Case, LoadError>> =
         files.iter().map(|file| load_case(file, schemas)).collect();
+    cases.extend(misplaced.into_iter().map(|file| {
+        Err(LoadError {
+            name: file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            file,
+            location: None,
+            message: "case files belong one folder down, in <cases>/<operation>/".to_owned(),
+        })
+    }));
     cases.sort_by(|a, b| trial_name_of(a).cmp(trial_name_of(b)));
     Ok(cases)
 }
@@ -160,6 +184,32 @@ fn check_case(spec: &CaseFile, schemas: &SchemaSet) -> Result<(), String> {
     }
     for (index, step) in spec.steps.iter().enumerate() {
         check_step(step, schemas).map_err(|m| format!("step {}: {m}", index + 1))?;
+    }
+    check_credentials_required(spec)
+}
+
+/// A case that writes a credential into a request must require it, so that a run without that
+/// credential ignores the case with the reason instead of failing it.
+fn check_credentials_required(spec: &CaseFile) -> Result<(), String> {
+    let needs = [
+        ("${api_key", Requirement::ApiKey, "api_key"),
+        ("${auth_file_content", Requirement::LocalAuth, "local_auth"),
+    ];
+    for step in &spec.steps {
+        let request = &step.request;
+        let mut texts: Vec<String> = request.headers.values().cloned().collect();
+        texts.extend(request.body.as_ref().map(|b| b.to_string()));
+        texts.extend(request.raw_body.clone());
+        if let Session::Token(token) = &request.session {
+            texts.push(token.clone());
+        }
+        for (variable, requirement, word) in needs {
+            if texts.iter().any(|t| t.contains(variable)) && !spec.requires.contains(&requirement) {
+                return Err(format!(
+                    "the case uses {variable}, so it must say `requires: [{word}]`"
+                ));
+            }
+        }
     }
     Ok(())
 }

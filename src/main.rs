@@ -3,14 +3,16 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use xpipe_conformance::cli::{Cli, Command, MockArgs, RunArgs};
+use xpipe_conformance::cli::{Cli, Command, MockArgs, MutantsArgs, RunArgs};
 use xpipe_conformance::compare::compare_with_mock;
-use xpipe_conformance::mock::{ConnectionStore, MockConfig, MockDaemon};
-use xpipe_conformance::suite::{SetupError, Suite};
+use xpipe_conformance::mock::{ConnectionStore, Fault, MockConfig, MockDaemon};
+use xpipe_conformance::mutants::{self, MutantsConfig};
+use xpipe_conformance::suite::{Outcome, SetupError, Suite};
 
 /// Every must case passed (and every should case, with `--strict`).
 const EXIT_PASSED: u8 = 0;
@@ -33,7 +35,9 @@ fn main() -> ExitCode {
 
     let cli = Cli::parse();
     let code = match cli.command {
+        Some(Command::Mock(args)) if args.list_faults => list_faults(),
         Some(Command::Mock(args)) => serve_mock(&args),
+        Some(Command::Mutants(args)) => measure_mutants(&args),
         Some(Command::Run(args)) => run(*args),
         None => run(cli.run),
     };
@@ -43,8 +47,13 @@ fn main() -> ExitCode {
 fn run(mut args: RunArgs) -> u8 {
     // Cases wait on the network, not the processor: more threads than cores keep a slow
     // target from stretching the run.
-    if args.libtest.test_threads.is_none() {
-        args.libtest.test_threads = Some(8);
+    match args.libtest.test_threads {
+        None => args.libtest.test_threads = Some(8),
+        Some(0) => {
+            eprintln!("error: --test-threads must be at least 1");
+            return EXIT_USAGE;
+        }
+        Some(_) => {}
     }
 
     if args.compare_mock {
@@ -62,28 +71,77 @@ fn run(mut args: RunArgs) -> u8 {
         Err(error) => return setup_failure(&error),
     };
 
+    // With `--format json` standard output carries libtest's JSON lines and nothing else.
+    let json_output = matches!(
+        args.libtest.format,
+        Some(libtest_mimic::FormatSetting::Json)
+    );
+    let say = |text: &str| {
+        if json_output {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    };
     let listing_only = args.libtest.list;
     if !listing_only {
-        println!("target: {}", suite.target_url());
+        say(&format!("target: {}", suite.target_url()));
+        if suite.generation().count > 0 {
+            say(&suite.generation().to_string());
+        }
     }
+    if suite.target_facts().has_connections == Some(false) {
+        // An empty daemon passes every query case vacuously; say so where it cannot be missed.
+        say(
+            "warning: the target holds no connections, so the cases that check the query \
+             filters on its data are ignored; give it some connections to check them",
+        );
+    }
+    quiet_snapshot_panics();
     let conclusion = libtest_mimic::run(&args.libtest, suite.trials());
     let findings = suite.findings();
     suite.shutdown();
 
     if !findings.is_empty() {
-        println!(
+        say(&format!(
             "should-level findings ({}), reported without failing the run (--strict makes them fail):",
             findings.len()
-        );
+        ));
         for finding in &findings {
-            println!("\n---- {} ----\n{}", finding.case, finding.report);
+            say(&format!("\n---- {} ----\n{}", finding.case, finding.report));
         }
+    }
+    if !listing_only && conclusion.num_passed + conclusion.num_failed == 0 {
+        // A filter or tag that selects nothing would otherwise pass having checked nothing.
+        eprintln!(
+            "error: no case ran: the filter, --tag, --skip-tag or --ignored selected none \
+             (see --list)"
+        );
+        return EXIT_USAGE;
     }
     if conclusion.has_failed() {
         EXIT_CASES_FAILED
     } else {
         EXIT_PASSED
     }
+}
+
+/// insta reports a changed snapshot by panicking, which the default hook would print as a
+/// crash in the middle of the report; the runner catches that panic and reports the change
+/// itself, so the hook stays quiet for it and only for it.
+fn quiet_snapshot_panics() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if !message.contains("snapshot assertion") {
+            default_hook(info);
+        }
+    }));
 }
 
 /// Reports why a run could not start and returns its exit code.
@@ -93,6 +151,58 @@ fn setup_failure(error: &SetupError) -> u8 {
         SetupError::Load(_) | SetupError::Mock(_) => EXIT_NOT_LOADED,
         SetupError::Unreachable(_) => EXIT_UNREACHABLE,
         SetupError::Usage(_) => EXIT_USAGE,
+    }
+}
+
+fn list_faults() -> u8 {
+    let width = Fault::ALL.iter().map(|f| f.name().len()).max().unwrap_or(0);
+    for fault in Fault::ALL {
+        println!("{:width$}  {}", fault.name(), fault.description());
+    }
+    EXIT_PASSED
+}
+
+fn measure_mutants(args: &MutantsArgs) -> u8 {
+    let config = MutantsConfig {
+        faults: args.faults.clone(),
+        timeout: Duration::from_secs_f64(args.timeout),
+        strict: args.strict,
+        ..MutantsConfig::default()
+    };
+    let runs = if config.faults.is_empty() {
+        Fault::ALL.len()
+    } else {
+        config.faults.len()
+    };
+    eprintln!(
+        "running the suite against the embedded mock {} times (once per fault, once without)...",
+        runs + 1
+    );
+    let report = match mutants::run(&config) {
+        Ok(report) => report,
+        Err(error) => return setup_failure(&error),
+    };
+
+    print!("{}", report.table());
+    println!("{}", report.score_line());
+    println!(
+        "{} suite runs, {} at a time, in {:.1} s",
+        report.mutants.len() + 1,
+        report.parallelism,
+        report.elapsed.as_secs_f64()
+    );
+    for failure in &report.clean.failures {
+        if let Outcome::Failed(why) = &failure.outcome {
+            println!(
+                "\n---- the faithful mock fails {} ----\n{why}",
+                failure.name
+            );
+        }
+    }
+    if report.passed() {
+        EXIT_PASSED
+    } else {
+        EXIT_CASES_FAILED
     }
 }
 
@@ -125,6 +235,7 @@ fn serve_mock(args: &MockArgs) -> u8 {
     config.auth_file = args.auth_file.clone();
     config.store = store;
     config.case_insensitive = args.case_insensitive;
+    config.faults = args.faults.iter().copied().collect();
 
     runtime.block_on(async {
         let mock = match MockDaemon::start(config).await {
@@ -138,6 +249,13 @@ fn serve_mock(args: &MockArgs) -> u8 {
             eprintln!(
                 "warning: listening on {}, reachable from other machines",
                 args.bind
+            );
+        }
+        if !args.faults.is_empty() {
+            let names: Vec<String> = args.faults.iter().map(|f| f.name()).collect();
+            eprintln!(
+                "warning: seeded faults: {}; this mock breaks the API document on purpose",
+                names.join(", ")
             );
         }
         println!("mock daemon listening at {}", mock.url());

@@ -1,6 +1,7 @@
 //! Prepares a run (schemas, cases, target, credentials, probe) and turns its cases into
 //! libtest-mimic trials; shared by the command line and the `suite` test target.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -11,9 +12,10 @@ use reqwest::Url;
 use serde_json::json;
 
 use crate::case::{Case, Level};
+use crate::generate::{self, Generation};
 use crate::http::{HttpClient, HttpSettings};
 use crate::loader::{self, LoadError};
-use crate::mock::{ConnectionStore, MockConfig, MockDaemon};
+use crate::mock::{ConnectionStore, Fault, MockConfig, MockDaemon};
 use crate::runner::{Credentials, RunContext, TargetFacts, json_request};
 use crate::schema::SchemaSet;
 
@@ -47,6 +49,14 @@ pub struct SuiteConfig {
     pub skip_tags: Vec<String>,
     /// The connections the embedded mock serves instead of its default fixture.
     pub mock_store: Option<ConnectionStore>,
+    /// Violations of the document the embedded mock commits on purpose (none by default).
+    pub mock_faults: BTreeSet<Fault>,
+    /// How many cases to generate from the request models (0 for none).
+    pub generated: usize,
+    /// The seed the generated cases are drawn from.
+    pub seed: u64,
+    /// How many cases `verdicts()` and `traces()` run at once.
+    pub concurrency: usize,
 }
 
 impl Default for SuiteConfig {
@@ -63,6 +73,10 @@ impl Default for SuiteConfig {
             tags: Vec::new(),
             skip_tags: Vec::new(),
             mock_store: None,
+            mock_faults: BTreeSet::new(),
+            concurrency: 16,
+            generated: generate::DEFAULT_COUNT,
+            seed: generate::DEFAULT_SEED,
         }
     }
 }
@@ -166,6 +180,9 @@ pub struct Suite {
     mock: Option<MockDaemon>,
     strict: bool,
     findings: Arc<Mutex<Vec<Finding>>>,
+    generation: Generation,
+    /// How many cases `verdicts()` and `traces()` run at once.
+    concurrency: usize,
 }
 
 impl Suite {
@@ -183,7 +200,7 @@ impl Suite {
             SchemaSet::load(&config.schemas_dir).map_err(|e| SetupError::Load(e.to_string()))?;
         let cases = loader::load_cases(&config.cases_dir, &schemas)
             .map_err(|e| SetupError::Load(e.to_string()))?;
-        let cases = select_by_tags(cases, &config.tags, &config.skip_tags);
+        let mut cases = select_by_tags(cases, &config.tags, &config.skip_tags);
 
         // Find the target: the embedded mock, or the given URL once something listens there.
         let (mock, url, credentials, label) = match &config.target {
@@ -193,6 +210,7 @@ impl Suite {
                 if let Some(store) = &config.mock_store {
                     mock_config.store = store.clone();
                 }
+                mock_config.faults = config.mock_faults.clone();
                 let mock = runtime
                     .block_on(MockDaemon::start(mock_config))
                     .map_err(|e| SetupError::Mock(e.to_string()))?;
@@ -232,10 +250,24 @@ impl Suite {
         let client = HttpClient::new(&url, config.http.clone())
             .map_err(|e| SetupError::Usage(format!("cannot build the HTTP client: {e}")))?;
 
+        // Cases generated from the request models; which ones depends on the credentials.
+        let generation = Generation {
+            count: config.generated,
+            seed: config.seed,
+        };
+        let generated = generation.cases(&config.schemas_dir, &credentials);
+        // What was made, which is less than asked when the models give fewer bodies.
+        let generation = Generation {
+            count: generated.len(),
+            ..generation
+        };
+        cases.extend(select_by_tags(generated, &config.tags, &config.skip_tags));
+
         let snapshots = match (&config.snapshots, &mock) {
             (Some(dir), _) => Some(dir.clone()),
-            // The mock's snapshots record its default fixture; another store answers otherwise.
-            (None, Some(_)) if config.mock_store.is_none() => {
+            // The mock's snapshots record its default fixture without faults; another store or
+            // a seeded fault answers otherwise.
+            (None, Some(_)) if config.mock_store.is_none() && config.mock_faults.is_empty() => {
                 Some(default_dir("snapshots").join("mock"))
             }
             (None, _) => None,
@@ -262,8 +294,20 @@ impl Suite {
             cases,
             mock,
             strict: config.strict,
+            concurrency: config.concurrency,
             findings: Arc::default(),
+            generation,
         })
+    }
+
+    /// How many cases were generated, and from which seed.
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+
+    /// What the probe found out about the target.
+    pub fn target_facts(&self) -> &TargetFacts {
+        &self.context.target
     }
 
     /// The URL of the target the cases run against.
@@ -298,7 +342,7 @@ impl Suite {
         let findings = Arc::clone(&self.findings);
         let strict = self.strict;
         Trial::ignorable_test(name, move || {
-            let Err(report) = handle.block_on(context.run_case(&case)) else {
+            let Err(report) = handle.block_on(generate::run_case(&context, &case)) else {
                 return Ok(Completion::Completed);
             };
             if case.spec.level == Level::Should && !strict {
@@ -335,12 +379,17 @@ impl Suite {
     /// Runs every case concurrently and returns, in case order, each case's verdict and the
     /// exchanges it made; ignored cases and case files that did not load made none.
     pub fn traces(&self) -> Vec<CaseTrace> {
+        // Bounded, so that a slow machine or a slow target is not also flooded; every case
+        // still ends within its requests' timeouts.
+        let slots = Arc::new(tokio::sync::Semaphore::new(self.concurrency.max(1)));
         self.runtime.block_on(async {
             let mut running = tokio::task::JoinSet::new();
             for (index, case) in self.cases.iter().enumerate() {
                 let case = case.clone();
                 let context = Arc::clone(&self.context);
+                let slots = Arc::clone(&slots);
                 running.spawn(async move {
+                    let _slot = slots.acquire_owned().await;
                     let case = match case {
                         Ok(case) => case,
                         Err(error) => {
@@ -360,7 +409,9 @@ impl Suite {
                             let (verdict, exchanges) = context.run_case_traced(&case).await;
                             let outcome = match verdict {
                                 Ok(()) => Outcome::Passed,
-                                Err(report) => Outcome::Failed(report),
+                                Err(report) => Outcome::Failed(
+                                    generate::explain_failure(&context, &case, report).await,
+                                ),
                             };
                             CaseTrace {
                                 name: case.name.clone(),

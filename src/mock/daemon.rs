@@ -29,6 +29,7 @@ pub struct MockDaemon {
     auth_file: AuthFile,
     stop: oneshot::Sender<()>,
     serving: JoinHandle<()>,
+    held_back: ReleaseOnDrop,
 }
 
 impl MockDaemon {
@@ -58,7 +59,12 @@ impl MockDaemon {
         let auth_file = AuthFile::write(config.auth_file.clone(), &secret)?;
 
         let connections = config.store.connections().len();
-        let app = router(MockState::new(config, secret));
+        if !config.faults.is_empty() {
+            let names: Vec<String> = config.faults.iter().map(|f| f.name()).collect();
+            tracing::info!(faults = %names.join(", "), "mock daemon commits seeded faults");
+        }
+        let state = MockState::new(config, secret);
+        let app = router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = tokio::spawn(async move {
             // A dropped sender ends the wait as a sent signal does.
@@ -79,6 +85,7 @@ impl MockDaemon {
             auth_file,
             stop,
             serving,
+            held_back: ReleaseOnDrop(state),
         })
     }
 
@@ -107,8 +114,11 @@ impl MockDaemon {
             auth_file,
             stop,
             mut serving,
+            held_back,
         } = self;
         let _ = stop.send(());
+        // Answers a fault holds back end now, so that their connections can close.
+        drop(held_back);
 
         if tokio::time::timeout(SHUTDOWN_GRACE, &mut serving)
             .await
@@ -121,6 +131,16 @@ impl MockDaemon {
         // The secret goes only once nothing answers to it any more.
         drop(auth_file);
         tracing::debug!(%addr, "mock daemon stopped");
+    }
+}
+
+/// Ends the answers that faults hold back when dropped: the daemon is stopping.
+#[derive(Debug)]
+struct ReleaseOnDrop(MockState);
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
     }
 }
 

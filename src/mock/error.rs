@@ -26,8 +26,30 @@ pub(crate) enum ApiError {
     Internal(&'static str),
 }
 
+/// Which kind of client error an answer is; the handlers attach it to their error answers so
+/// that the transport hook of the faults can tell them apart without reading bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The body does not parse or lacks a required field.
+    Malformed,
+    /// Wrong credentials, no `Authorization` header or an unknown token.
+    Unauthorized,
+    /// Anything else (unknown path, wrong method, too large, internal).
+    Other,
+}
+
 impl ApiError {
-    fn status(&self) -> StatusCode {
+    fn refusal(&self) -> Refusal {
+        match self {
+            ApiError::BadRequest(_) => Refusal::Malformed,
+            ApiError::WrongCredentials(_)
+            | ApiError::MissingAuthorization
+            | ApiError::Forbidden(_) => Refusal::Unauthorized,
+            _ => Refusal::Other,
+        }
+    }
+
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) | ApiError::WrongCredentials(_) => StatusCode::BAD_REQUEST,
             ApiError::MissingAuthorization => StatusCode::UNAUTHORIZED,
@@ -39,7 +61,7 @@ impl ApiError {
         }
     }
 
-    fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             ApiError::BadRequest(message) => message.clone(),
             ApiError::WrongCredentials(what) => format!("authentication failed: {what}"),
@@ -70,6 +92,7 @@ struct InternalBody {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let refusal = self.refusal();
         let message = MessageBody {
             message: self.message(),
         };
@@ -82,6 +105,7 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
         }
+        response.extensions_mut().insert(refusal);
         response
     }
 }

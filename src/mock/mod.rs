@@ -3,22 +3,30 @@
 //! [`router`] builds the routes over a [`MockState`] for tests without a socket; [`MockDaemon`]
 //! serves them on a real listener, writes the `Local` auth file and shuts down when the embedding
 //! code says so. [`ConnectionStore`] holds the connections and reads the fixture format.
+//! [`Fault`] is the catalogue of violations the mock commits on request (none by default), for
+//! measuring what the suite catches.
 
+mod answer;
 mod daemon;
 mod error;
+pub mod fault;
+mod filter;
 mod request;
 mod routes;
 mod state;
 mod store;
+mod transport;
 
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 pub use daemon::{MockDaemon, MockError};
+pub use fault::{Fault, Faults, UnknownFault};
 pub use routes::router;
 pub use state::MockState;
 pub use store::{Connection, ConnectionStore, StoreError};
@@ -40,6 +48,8 @@ pub struct MockConfig {
     pub store: ConnectionStore,
     /// Match filters regardless of letter case (the document allows both).
     pub case_insensitive: bool,
+    /// Violations of the document to commit on purpose; empty (a faithful mock) by default.
+    pub faults: BTreeSet<Fault>,
 }
 
 impl MockConfig {
@@ -51,6 +61,7 @@ impl MockConfig {
             auth_file: None,
             store: ConnectionStore::default_fixture(),
             case_insensitive: false,
+            faults: BTreeSet::new(),
         }
     }
 }
@@ -64,6 +75,7 @@ impl fmt::Debug for MockConfig {
             .field("auth_file", &self.auth_file)
             .field("connections", &self.store.connections().len())
             .field("case_insensitive", &self.case_insensitive)
+            .field("faults", &self.faults)
             .finish()
     }
 }

@@ -1,9 +1,11 @@
 //! Request bodies of the three operations, read from raw bytes with messages that say what was
-//! wrong and where (a JSON pointer), as the reference daemon's 400 answers do.
+//! wrong and where (a JSON pointer), as the reference daemon's 400 answers do. The request-body
+//! hook of the faults lives here: each `parse` is told which faults the mock commits.
 
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use super::fault::{Fault, Faults};
 
 /// The longest piece of client input echoed back in an error message.
 const ECHO_LIMIT: usize = 64;
@@ -64,12 +66,17 @@ pub(crate) struct OpenRequest {
 }
 
 impl HandshakeRequest {
-    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+    pub fn parse(body: &[u8], faults: &Faults) -> Result<Self, ApiError> {
         let body = parse_body(body)?;
         let root = Object::root(&body);
 
         let auth = root.object("auth")?;
-        let auth = match auth.string("type")? {
+        let kind = match auth.map.get("type") {
+            None if faults.has(Fault::AuthTypeInferred) && auth.map.contains_key("key") => "ApiKey",
+            None if faults.has(Fault::AuthTypeInferred) => "Local",
+            _ => auth.string("type")?,
+        };
+        let auth = match kind {
             "ApiKey" => AuthMethod::ApiKey {
                 key: auth.string("key")?.to_string(),
             },
@@ -84,6 +91,14 @@ impl HandshakeRequest {
             }
         };
 
+        if faults.has(Fault::HandshakeClientUnchecked)
+            && !matches!(root.map.get("client"), Some(Value::Object(_)))
+        {
+            return Ok(HandshakeRequest {
+                auth,
+                client: ClientKind::Api,
+            });
+        }
         let client = root.object("client")?;
         let client = match client.string("type")? {
             "Api" => {
@@ -106,22 +121,40 @@ impl HandshakeRequest {
 }
 
 impl QueryRequest {
-    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+    pub fn parse(body: &[u8], faults: &Faults) -> Result<Self, ApiError> {
         let body = parse_body(body)?;
         let root = Object::root(&body);
+        let filter = |name: &str, everything: &str| match root.map.get(name) {
+            None if faults.has(Fault::MissingFilterMatchesAll) => Ok(everything.to_string()),
+            Some(value) if !value.is_string() && faults.has(Fault::NonStringFilterCoerced) => {
+                Ok(value.to_string())
+            }
+            _ => root.string(name).map(str::to_string),
+        };
         Ok(QueryRequest {
-            category_filter: root.string("categoryFilter")?.to_string(),
-            connection_filter: root.string("connectionFilter")?.to_string(),
-            type_filter: root.string("typeFilter")?.to_string(),
+            category_filter: filter("categoryFilter", "**")?,
+            connection_filter: filter("connectionFilter", "**")?,
+            type_filter: filter("typeFilter", "*")?,
         })
     }
 }
 
 impl OpenRequest {
-    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+    pub fn parse(body: &[u8], faults: &Faults) -> Result<Self, ApiError> {
         let body = parse_body(body)?;
         let root = Object::root(&body);
-        let arguments = root
+        if faults.has(Fault::OpenArgumentsTypeUnchecked)
+            && let Some(arguments) = root.map.get("arguments")
+        {
+            // Whatever came is made into a list of strings and acted on.
+            let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            let arguments = match arguments {
+                Value::Array(items) => items.iter().map(text).collect(),
+                other => vec![text(other)],
+            };
+            return Ok(OpenRequest { arguments });
+        }
+        let arguments: Vec<String> = root
             .array("arguments")?
             .iter()
             .enumerate()
@@ -133,6 +166,11 @@ impl OpenRequest {
                 ))),
             })
             .collect::<Result<_, _>>()?;
+        if arguments.is_empty() && faults.has(Fault::OpenEmptyArgumentsRefused) {
+            return Err(ApiError::BadRequest(
+                "/arguments must name at least one thing to open".into(),
+            ));
+        }
         Ok(OpenRequest { arguments })
     }
 }
@@ -250,7 +288,7 @@ mod tests {
     fn handshake_reads_both_auth_methods_and_all_client_types() {
         let body =
             br#"{"auth": {"type": "ApiKey", "key": "k"}, "client": {"type": "Api", "name": "n"}}"#;
-        let request = HandshakeRequest::parse(body).unwrap();
+        let request = HandshakeRequest::parse(body, &Faults::default()).unwrap();
         assert_eq!(request.auth, AuthMethod::ApiKey { key: "k".into() });
         assert_eq!(request.client, ClientKind::Api);
 
@@ -259,7 +297,7 @@ mod tests {
                 r#"{{"auth": {{"type": "Local", "authFileContent": "s", "extra": 1}},
                     "client": {{"type": "{client}"}}, "x": null}}"#
             );
-            let request = HandshakeRequest::parse(body.as_bytes()).unwrap();
+            let request = HandshakeRequest::parse(body.as_bytes(), &Faults::default()).unwrap();
             assert_eq!(
                 request.auth,
                 AuthMethod::Local {
@@ -301,14 +339,17 @@ mod tests {
             ),
         ];
         for (body, expected) in cases {
-            assert_eq!(message(HandshakeRequest::parse(body)), expected);
+            assert_eq!(
+                message(HandshakeRequest::parse(body, &Faults::default())),
+                expected
+            );
         }
     }
 
     #[test]
     fn long_values_are_cut_short_in_messages() {
         let body = format!(r#"{{"auth": {{"type": "{}"}}}}"#, "é".repeat(500));
-        let shown = message(HandshakeRequest::parse(body.as_bytes()));
+        let shown = message(HandshakeRequest::parse(body.as_bytes(), &Faults::default()));
         assert!(shown.len() < 250, "{shown}");
         assert!(shown.ends_with("ééé\"... at /auth/type; expected \"ApiKey\" or \"Local\""));
     }
@@ -316,16 +357,16 @@ mod tests {
     #[test]
     fn query_needs_three_strings() {
         let body = br#"{"categoryFilter": "a", "connectionFilter": "b", "typeFilter": "c"}"#;
-        let request = QueryRequest::parse(body).unwrap();
+        let request = QueryRequest::parse(body, &Faults::default()).unwrap();
         assert_eq!(request.type_filter, "c");
         let body = br#"{"categoryFilter": "a", "connectionFilter": "b"}"#;
         assert_eq!(
-            message(QueryRequest::parse(body)),
+            message(QueryRequest::parse(body, &Faults::default())),
             "missing field \"typeFilter\""
         );
         let body = br#"{"categoryFilter": ["a"], "connectionFilter": "b", "typeFilter": "c"}"#;
         assert_eq!(
-            message(QueryRequest::parse(body)),
+            message(QueryRequest::parse(body, &Faults::default())),
             "/categoryFilter must be a string, found an array"
         );
     }
@@ -333,27 +374,33 @@ mod tests {
     #[test]
     fn open_needs_a_list_of_strings() {
         assert_eq!(
-            OpenRequest::parse(br#"{"arguments": []}"#)
+            OpenRequest::parse(br#"{"arguments": []}"#, &Faults::default())
                 .unwrap()
                 .arguments,
             Vec::<String>::new()
         );
         assert_eq!(
-            OpenRequest::parse(br#"{"arguments": ["a", "b"]}"#)
+            OpenRequest::parse(br#"{"arguments": ["a", "b"]}"#, &Faults::default())
                 .unwrap()
                 .arguments,
             ["a", "b"]
         );
         assert_eq!(
-            message(OpenRequest::parse(b"{}")),
+            message(OpenRequest::parse(b"{}", &Faults::default())),
             "missing field \"arguments\""
         );
         assert_eq!(
-            message(OpenRequest::parse(br#"{"arguments": "a"}"#)),
+            message(OpenRequest::parse(
+                br#"{"arguments": "a"}"#,
+                &Faults::default()
+            )),
             "/arguments must be an array, found a string"
         );
         assert_eq!(
-            message(OpenRequest::parse(br#"{"arguments": ["a", 2]}"#)),
+            message(OpenRequest::parse(
+                br#"{"arguments": ["a", 2]}"#,
+                &Faults::default()
+            )),
             "/arguments/1 must be a string, found a number"
         );
     }

@@ -6,15 +6,18 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use serde::Serialize;
+use serde_json::json;
 
-use super::error::{ApiError, json_response};
+use super::answer;
+use super::error::{ApiError, Refusal, json_response};
+use super::fault::Fault;
+use super::filter::QueryFilters;
 use super::request::{AuthMethod, HandshakeRequest, OpenRequest, QueryRequest};
 use super::state::MockState;
-use super::store::Connection;
-use crate::glob::GlobFilter;
+use super::transport;
 
 /// The longest part of an unknown path echoed back in the 404 message.
 const PATH_ECHO_LIMIT: usize = 200;
@@ -22,8 +25,10 @@ const PATH_ECHO_LIMIT: usize = 200;
 /// The mock daemon's routes over `state`, ready to serve or to drive without a socket.
 ///
 /// Paths match exactly (`/handshakeX` and `/handshake/` are 404); a known path with another
-/// method than `POST` is 405.
+/// method than `POST` is 405. The outermost layer is the transport hook of the faults, which
+/// passes everything through unchanged when the mock commits none.
 pub fn router(state: MockState) -> Router {
+    let transport = middleware::from_fn_with_state(state.clone(), transport::layer);
     Router::new()
         .route("/handshake", post(handshake).fallback(method_not_allowed))
         .route(
@@ -36,23 +41,14 @@ pub fn router(state: MockState) -> Router {
         )
         .fallback(unknown_path)
         .with_state(state)
-}
-
-#[derive(Serialize)]
-struct HandshakeResponse {
-    token: String,
-}
-
-#[derive(Serialize)]
-struct QueryResponse<'a> {
-    found: Vec<&'a Connection>,
+        .layer(transport)
 }
 
 async fn handshake(
     State(state): State<MockState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let request = HandshakeRequest::parse(&read_body(body)?)?;
+    let request = HandshakeRequest::parse(&read_body(body)?, state.faults())?;
 
     let accepted = match &request.auth {
         AuthMethod::ApiKey { key } => state.api_key_matches(key),
@@ -63,18 +59,31 @@ async fn handshake(
             auth = request.auth.name(),
             "handshake refused: wrong credentials"
         );
-        return Err(ApiError::WrongCredentials(match request.auth {
+        let refusal = ApiError::WrongCredentials(match request.auth {
             AuthMethod::ApiKey { .. } => "the API key does not match",
             AuthMethod::Local { .. } => "the auth file content does not match",
-        }));
+        });
+        if state.faults().has(Fault::RefusedHandshakeCarriesToken) {
+            // Authentication hook: the refusal hands out a session all the same.
+            let (token, _) = open_session(&state)?;
+            let body = json!({"message": "authentication failed", "token": token});
+            let mut response = json_response(StatusCode::BAD_REQUEST, &body);
+            response.extensions_mut().insert(Refusal::Unauthorized);
+            return Ok(response);
+        }
+        return Err(refusal);
     }
 
-    let (token, open) = state.open_session().map_err(|_| {
+    let (token, open) = open_session(&state)?;
+    tracing::debug!(auth = request.auth.name(), client = ?request.client, open, "session opened");
+    Ok(answer::handshake(state.faults(), token))
+}
+
+fn open_session(state: &MockState) -> Result<(String, usize), ApiError> {
+    state.open_session().map_err(|_| {
         tracing::error!("no random bytes for a session token");
         ApiError::Internal("cannot generate a session token")
-    })?;
-    tracing::debug!(auth = request.auth.name(), client = ?request.client, open, "session opened");
-    Ok(json_response(StatusCode::OK, &HandshakeResponse { token }))
+    })
 }
 
 async fn connection_query(
@@ -82,23 +91,26 @@ async fn connection_query(
     _session: Session,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let request = QueryRequest::parse(&read_body(body)?)?;
+    let request = QueryRequest::parse(&read_body(body)?, state.faults())?;
 
-    let fold = state.case_insensitive();
-    let category = GlobFilter::path(&request.category_filter).case_insensitive(fold);
-    let connection = GlobFilter::path(&request.connection_filter).case_insensitive(fold);
-    let kind = GlobFilter::type_filter(&request.type_filter).case_insensitive(fold);
-    let found: Vec<_> = state.store().query(&category, &connection, &kind).collect();
+    let filters = QueryFilters::compile(&request, state.faults(), state.case_insensitive())?;
+    let found: Vec<_> = state
+        .store()
+        .connections()
+        .iter()
+        .filter(|c| filters.matches(c))
+        .collect();
 
     tracing::debug!(found = found.len(), "connection query answered");
-    Ok(json_response(StatusCode::OK, &QueryResponse { found }))
+    Ok(answer::query(state.faults(), &found))
 }
 
 async fn daemon_open(
+    State(state): State<MockState>,
     _session: Session,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let request = OpenRequest::parse(&read_body(body)?)?;
+    let request = OpenRequest::parse(&read_body(body)?, state.faults())?;
     tracing::debug!(arguments = request.arguments.len(), "daemon open");
     Ok(StatusCode::OK.into_response())
 }
@@ -134,32 +146,57 @@ fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
 pub(crate) struct Session;
 
 impl FromRequestParts<MockState> for Session {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &MockState) -> Result<Self, ApiError> {
-        let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
-        let value = values.next().ok_or(ApiError::MissingAuthorization)?;
-        if values.next().is_some() {
-            return Err(ApiError::Forbidden("more than one Authorization header"));
-        }
-        let value = value
-            .to_str()
-            .map_err(|_| ApiError::Forbidden("Authorization header is not visible ASCII"))?;
-
-        let (scheme, token) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(ApiError::Forbidden("Authorization scheme must be Bearer"));
-        }
-        let token = token.trim();
-        if token.is_empty() {
-            return Err(ApiError::Forbidden("Bearer token is empty"));
-        }
-        if !state.is_session(token) {
-            tracing::debug!("request refused: unknown session token");
-            return Err(ApiError::Forbidden(
-                "unknown session token; open a session with /handshake",
-            ));
-        }
-        Ok(Session)
+    async fn from_request_parts(parts: &mut Parts, state: &MockState) -> Result<Self, Response> {
+        bearer_session(parts, state).map_err(|refusal| {
+            let refused_query = parts.uri.path() == "/connection/query";
+            if refused_query && state.faults().has(Fault::RefusedQueryCarriesListing) {
+                // Authentication hook: the refusal carries the data all the same.
+                let body =
+                    json!({"message": refusal.message(), "found": state.store().connections()});
+                let mut response = json_response(refusal.status(), &body);
+                response.extensions_mut().insert(Refusal::Unauthorized);
+                return response;
+            }
+            refusal.into_response()
+        })
     }
+}
+
+/// The bearer check, with the faults of the authentication hook that concern it.
+fn bearer_session(parts: &Parts, state: &MockState) -> Result<Session, ApiError> {
+    let faults = state.faults();
+    let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        if faults.has(Fault::MissingAuthorizationAccepted) {
+            return Ok(Session);
+        }
+        return Err(ApiError::MissingAuthorization);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::Forbidden("more than one Authorization header"));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::Forbidden("Authorization header is not visible ASCII"))?;
+
+    let (scheme, token) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::Forbidden("Authorization scheme must be Bearer"));
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        if faults.has(Fault::EmptyBearerTokenAccepted) {
+            return Ok(Session);
+        }
+        return Err(ApiError::Forbidden("Bearer token is empty"));
+    }
+    if !state.is_session(token) {
+        tracing::debug!("request refused: unknown session token");
+        return Err(ApiError::Forbidden(
+            "unknown session token; open a session with /handshake",
+        ));
+    }
+    Ok(Session)
 }

@@ -1,10 +1,14 @@
-//! What the mock's handlers share: the secrets, the connection store and the open sessions.
+//! What the mock's handlers share: the secrets, the connection store, the open sessions and
+//! the seeded faults; the authentication hook of the faults lives here.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use tokio::sync::watch;
+
 use super::MockConfig;
+use super::fault::{Fault, Faults};
 use super::store::ConnectionStore;
 
 /// The cloneable state behind [`router`](super::router): cheap to clone, shared by all requests.
@@ -19,6 +23,9 @@ struct Shared {
     store: ConnectionStore,
     case_insensitive: bool,
     sessions: Mutex<HashSet<String>>,
+    faults: Faults,
+    /// Turns true when the daemon stops, so that answers a fault holds back end.
+    stopping: watch::Sender<bool>,
 }
 
 impl MockState {
@@ -34,6 +41,8 @@ impl MockState {
                 store: config.store,
                 case_insensitive: config.case_insensitive,
                 sessions: Mutex::new(HashSet::new()),
+                faults: Faults::from(config.faults),
+                stopping: watch::Sender::new(false),
             }),
         }
     }
@@ -53,24 +62,65 @@ impl MockState {
         self.sessions().len()
     }
 
+    /// The seeded faults; empty for a faithful mock.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Tells answers that a fault holds back to end: the daemon is stopping.
+    pub(crate) fn stop(&self) {
+        self.shared.stopping.send_replace(true);
+    }
+
+    /// Resolves once [`stop`](Self::stop) was called.
+    pub(crate) async fn stopped(&self) {
+        let mut stopping = self.shared.stopping.subscribe();
+        // An error means the sender is gone, which only happens with the state itself.
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+    }
+
+    // The authentication hook: each check below is where the faults of that check apply.
+
     pub(crate) fn api_key_matches(&self, given: &str) -> bool {
-        self.shared.api_key.matches(given)
+        let faults = self.faults();
+        let (key, secret) = (&self.shared.api_key, &self.shared.local_secret);
+        key.matches(given)
+            || (faults.has(Fault::ApiKeyPrefixAccepted) && key.has_prefix(given))
+            || (faults.has(Fault::ApiKeyExtensionAccepted) && key.is_prefix_of(given))
+            || (faults.has(Fault::AuthKindsInterchangeable) && secret.matches(given))
     }
 
     pub(crate) fn local_secret_matches(&self, given: &str) -> bool {
-        self.shared.local_secret.matches(given)
+        let faults = self.faults();
+        let (key, secret) = (&self.shared.api_key, &self.shared.local_secret);
+        secret.matches(given)
+            || faults.has(Fault::WrongLocalSecretAccepted)
+            || (faults.has(Fault::LocalSecretExtensionAccepted) && secret.is_prefix_of(given))
+            || (faults.has(Fault::AuthKindsInterchangeable) && key.matches(given))
     }
 
     /// Opens a session and returns its token with the number of sessions now open.
     pub(crate) fn open_session(&self) -> Result<(String, usize), getrandom::Error> {
         let token = random_token()?;
         let mut sessions = self.sessions();
+        if self.faults().has(Fault::TokensForgottenAfterNextHandshake) {
+            sessions.clear();
+        }
         sessions.insert(token.clone());
         Ok((token, sessions.len()))
     }
 
     pub(crate) fn is_session(&self, token: &str) -> bool {
-        self.sessions().contains(token)
+        let faults = self.faults();
+        if faults.has(Fault::AnyTokenAccepted) {
+            return true;
+        }
+        let sessions = self.sessions();
+        sessions.contains(token)
+            || (faults.has(Fault::ExtendedTokenAccepted)
+                && sessions
+                    .iter()
+                    .any(|known| token.starts_with(known.as_str())))
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
@@ -88,6 +138,7 @@ impl fmt::Debug for MockState {
             .field("connections", &self.shared.store.connections().len())
             .field("case_insensitive", &self.shared.case_insensitive)
             .field("sessions", &self.session_count())
+            .field("faults", &self.shared.faults)
             .finish_non_exhaustive()
     }
 }
@@ -101,6 +152,20 @@ impl Secret {
     fn matches(&self, given: &str) -> bool {
         let expected = self.0.trim().as_bytes();
         !expected.is_empty() && constant_time_eq(given.trim().as_bytes(), expected)
+    }
+
+    /// Whether `given` (trimmed) starts the secret: the faulty comparison that stops where the
+    /// given value ends.
+    fn has_prefix(&self, given: &str) -> bool {
+        let expected = self.0.trim();
+        !expected.is_empty() && expected.starts_with(given.trim())
+    }
+
+    /// Whether the secret starts `given` (trimmed): the faulty comparison that stops where the
+    /// secret ends.
+    fn is_prefix_of(&self, given: &str) -> bool {
+        let expected = self.0.trim();
+        !expected.is_empty() && given.trim().starts_with(expected)
     }
 }
 

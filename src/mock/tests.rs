@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tower::ServiceExt;
 
-use super::{ConnectionStore, MockConfig, MockDaemon, MockState, router};
+use super::{ConnectionStore, Fault, MockConfig, MockDaemon, MockState, router};
 
 const API_KEY: &str = "test-api-key";
 const LOCAL_SECRET: &str = "6f1c2a5e-3b7d-4e9f-8a0b-1c2d3e4f5a6b";
@@ -643,4 +643,148 @@ async fn daemon_serves_a_handshake_on_a_real_socket_and_cleans_up() {
         TcpStream::connect(addr).await.is_err(),
         "the listener is closed"
     );
+}
+
+// Seeded faults: each hook changes what it should and nothing else.
+
+fn app_with_faults(faults: &[Fault]) -> Router {
+    let mut config = MockConfig::new(API_KEY);
+    config.faults = faults.iter().copied().collect();
+    app_with(config)
+}
+
+#[tokio::test]
+async fn authentication_faults_let_wrong_credentials_through() {
+    let app = app_with_faults(&[Fault::ApiKeyPrefixAccepted, Fault::AnyTokenAccepted]);
+    let answer = post(&app, "/handshake", None, api_key_handshake("test-")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let answer = post(&app, "/handshake", None, api_key_handshake("wrong")).await;
+    answer.error(StatusCode::BAD_REQUEST);
+    let body = json!({"categoryFilter": "**", "connectionFilter": "**", "typeFilter": "*"});
+    let answer = post(&app, "/connection/query", Some("Bearer nonsense"), body).await;
+    assert_eq!(answer.status, StatusCode::OK);
+
+    let app = app_with_faults(&[Fault::TokensForgottenAfterNextHandshake]);
+    let first = bearer(&app).await;
+    let _second = bearer(&app).await;
+    let answer = post(&app, "/daemon/open", Some(&first), json!({"arguments": []})).await;
+    answer.error(StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn refusals_that_carry_data() {
+    let app = app_with_faults(&[Fault::RefusedHandshakeCarriesToken]);
+    let answer = post(&app, "/handshake", None, api_key_handshake("wrong")).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    let token = answer.json()["token"].as_str().unwrap().to_owned();
+    let body = json!({"arguments": []});
+    let answer = post(&app, "/daemon/open", Some(&format!("Bearer {token}")), body).await;
+    assert_eq!(answer.status, StatusCode::OK, "the leaked token works");
+
+    let app = app_with_faults(&[Fault::RefusedQueryCarriesListing]);
+    let body = json!({"categoryFilter": "**", "connectionFilter": "**", "typeFilter": "*"});
+    let answer = post(&app, "/connection/query", None, body).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.json()["found"].as_array().unwrap().len(), 19);
+}
+
+#[tokio::test]
+async fn filter_and_body_faults_change_the_query() {
+    let app = app_with_faults(&[Fault::StarCrossesSlash]);
+    assert!(
+        query(&app, "**", "servers/*", "*")
+            .await
+            .contains(&"servers/eu/web-02".to_string())
+    );
+    let app = app_with_faults(&[Fault::TypeFilterIgnored]);
+    assert_eq!(query(&app, "**", "**", "nothing").await.len(), 19);
+
+    let app = app_with_faults(&[Fault::StarGets500]);
+    let auth = bearer(&app).await;
+    let body = json!({"categoryFilter": "**", "connectionFilter": "**", "typeFilter": "*"});
+    let answer = post(&app, "/connection/query", Some(&auth), body).await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+
+    let app = app_with_faults(&[Fault::MissingFilterMatchesAll]);
+    let auth = bearer(&app).await;
+    let body = json!({"categoryFilter": "**", "connectionFilter": "**"});
+    let answer = post(&app, "/connection/query", Some(&auth), body).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn transport_faults_rewrite_status_and_headers() {
+    let app = app_with_faults(&[Fault::RefusalRedirects, Fault::MalformedRequestGets200]);
+    let answer = post(&app, "/connection/query", None, json!({})).await;
+    assert_eq!(answer.status, StatusCode::FOUND);
+    assert_eq!(answer.headers[header::LOCATION], "/login");
+    let answer = send(&app, Method::POST, "/handshake", None, "{not json").await;
+    assert_eq!(answer.status, StatusCode::OK);
+
+    let app = app_with_faults(&[Fault::JsonDeclaredAsHtml]);
+    let answer = post(&app, "/handshake", None, api_key_handshake(API_KEY)).await;
+    assert_eq!(answer.content_type(), Some("text/html; charset=utf-8"));
+    assert!(answer.json()["token"].is_string(), "the body is unchanged");
+}
+
+/// Sends a handshake over a fresh connection and reads until the server closes it.
+async fn read_to_close(addr: std::net::SocketAddr) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = handshake_request(addr, &api_key_handshake(API_KEY))
+        .replace("HTTP/1.1\r\n", "HTTP/1.1\r\nConnection: close\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = stream.read_to_end(&mut answer);
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .expect("the server closes the connection")
+        .unwrap_or_default();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn connection_faults_send_less_than_they_declare() {
+    for fault in [Fault::ConnectionClosedMidBody, Fault::ContentLengthTooLong] {
+        let mut config = MockConfig::new(API_KEY);
+        config.faults.insert(fault);
+        let daemon = MockDaemon::start(config).await.unwrap();
+        let answer = read_to_close(daemon.addr()).await;
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a head");
+        let declared: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(str::to_owned)
+            })
+            .expect("a Content-Length")
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(body.len() < declared, "{fault}: {answer:?}");
+        daemon.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn answers_held_back_end_when_the_daemon_stops() {
+    let mut config = MockConfig::new(API_KEY);
+    config.faults.insert(Fault::QueryAnswerNeverComes);
+    let daemon = MockDaemon::start(config).await.unwrap();
+    let addr = daemon.addr();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let body = r#"{"categoryFilter": "**", "connectionFilter": "**", "typeFilter": "*"}"#;
+    let request = format!(
+        "POST /connection/query HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut chunk = [0u8; 64];
+    let silent = tokio::time::timeout(Duration::from_millis(300), stream.read(&mut chunk)).await;
+    assert!(silent.is_err(), "no answer comes");
+
+    // Without the release the server would wait out its grace period for this request.
+    tokio::time::timeout(Duration::from_secs(3), daemon.shutdown())
+        .await
+        .expect("prompt shutdown despite the request held back");
 }

@@ -49,7 +49,7 @@ pub fn check_answer(
     schemas: &SchemaSet,
 ) -> Vec<String> {
     let mut problems = check_expectations(expect, sent, answer, vars, schemas);
-    problems.extend(check_filters_respected(sent, answer));
+    problems.extend(check_query_invariants(expect, sent, answer));
     problems
 }
 
@@ -180,7 +180,11 @@ fn check_values(expect: &Expect, answer: &Answer<'_>, vars: &Variables) -> Vec<S
         }
     }
     for pointer in &expect.absent {
-        if let Some(actual) = json.and_then(|j| j.pointer(pointer)) {
+        // An empty value carries no data either: `{"token": null}` refuses as well as `{}`.
+        if let Some(actual) = json
+            .and_then(|j| j.pointer(pointer))
+            .filter(|v| !is_empty(v))
+        {
             problems.push(format!(
                 "at {pointer}: expected nothing, found {}",
                 preview(actual)
@@ -199,21 +203,45 @@ fn check_values(expect: &Expect, answer: &Answer<'_>, vars: &Variables) -> Vec<S
     problems
 }
 
-/// Every item of a successful query answer must match the filters that were sent (ignoring
-/// case, which the document leaves open).
-fn check_filters_respected(sent: &Sent<'_>, answer: &Answer<'_>) -> Option<String> {
+/// What every successful query answer must be, whatever the case asks: its items match the
+/// filters that were sent (ignoring case, which the document leaves open), and no connection
+/// is listed twice (`uuid` is "the unique id of the connection").
+fn check_query_invariants(expect: &Expect, sent: &Sent<'_>, answer: &Answer<'_>) -> Vec<String> {
+    let mut problems = Vec::new();
     if sent.path != QUERY_PATH || !(200..300).contains(&answer.response.status) {
-        return None;
+        return problems;
     }
-    let found = answer.json.as_ref().ok()?.get("found")?;
-    let filters = sent.body.and_then(QueryFilters::from_body)?;
-    let strays = derive::items_not_matching(&derive::items(found), &filters);
-    (!strays.is_empty()).then(|| {
-        format!(
-            "the answer holds connections the filters do not match: {}",
-            labels(&strays)
-        )
-    })
+    let Some(found) = answer.json.as_ref().ok().and_then(|j| j.get("found")) else {
+        return problems;
+    };
+    let items = derive::items(found);
+    let mut seen = std::collections::BTreeSet::new();
+    let repeated: Vec<derive::Item> = items
+        .iter()
+        .filter(|item| !seen.insert(&item.uuid))
+        .cloned()
+        .collect();
+    if !repeated.is_empty() {
+        problems.push(format!(
+            "the answer gives one uuid to more than one item: {}",
+            labels(&repeated)
+        ));
+    }
+    // `agrees_with` reports the same strays with more context; say it once.
+    let compared = expect
+        .found
+        .as_ref()
+        .is_some_and(|f| f.agrees_with.is_some());
+    if let (false, Some(filters)) = (compared, sent.body.and_then(QueryFilters::from_body)) {
+        let strays = derive::items_not_matching(&items, &filters);
+        if !strays.is_empty() {
+            problems.push(format!(
+                "the answer holds connections the filters do not match: {}",
+                labels(&strays)
+            ));
+        }
+    }
+    problems
 }
 
 /// The checks a case asks for on `found`.
@@ -269,12 +297,6 @@ fn check_found(
                         labels(&diff.missing)
                     ));
                 }
-                if !diff.repeated.is_empty() {
-                    problems.push(format!(
-                        "the answer lists these connections more than once: {}",
-                        labels(&diff.repeated)
-                    ));
-                }
                 if !diff.unexpected.is_empty() {
                     problems.push(format!(
                         "the answer holds connections these filters must not match (or that the full listing lacks): {}",
@@ -294,6 +316,16 @@ fn labels(items: &[derive::Item]) -> String {
         text.push(format!("and {} more", items.len() - SHOWN));
     }
     text.join(", ")
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(fields) => fields.is_empty(),
+        Value::Bool(_) | Value::Number(_) => false,
+    }
 }
 
 /// A JSON value shortened for a message.

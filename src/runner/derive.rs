@@ -116,14 +116,12 @@ pub struct Disagreement {
     /// Answer items that the filters do not match even ignoring case, or that the listing
     /// does not hold at all.
     pub unexpected: Vec<Item>,
-    /// Answer items listed more than once.
-    pub repeated: Vec<Item>,
 }
 
 impl Disagreement {
     /// Whether the answer is right.
     pub fn is_empty(&self) -> bool {
-        self.missing.is_empty() && self.unexpected.is_empty() && self.repeated.is_empty()
+        self.missing.is_empty() && self.unexpected.is_empty()
     }
 }
 
@@ -140,12 +138,9 @@ pub fn compare_with_listing(
     let must: BTreeSet<&Item> = listing.iter().filter(|i| strict.matches(i)).collect();
     let may: BTreeSet<&Item> = listing.iter().filter(|i| loose.matches(i)).collect();
     let answered: BTreeSet<&Item> = found.iter().collect();
-    let mut seen = BTreeSet::new();
-    let repeated: BTreeSet<&Item> = found.iter().filter(|item| !seen.insert(*item)).collect();
     Disagreement {
         missing: must.difference(&answered).map(|i| (*i).clone()).collect(),
         unexpected: answered.difference(&may).map(|i| (*i).clone()).collect(),
-        repeated: repeated.into_iter().cloned().collect(),
     }
 }
 
@@ -176,6 +171,12 @@ pub fn derive(derivation: Derivation, listing: &[Item], limit: usize) -> Vec<Str
             connections().filter_map(|n| first_last(n, "**")).collect()
         }
         Derivation::TypePrefixes => listing.iter().map(|i| type_prefix(&i.kind)).collect(),
+        Derivation::TypeSuffixes => listing.iter().map(|i| type_suffix(&i.kind)).collect(),
+        Derivation::TypeInfixes => listing.iter().filter_map(|i| type_infix(&i.kind)).collect(),
+        Derivation::ConnectionTrailingStar => connections().map(|n| format!("{n}*")).collect(),
+        Derivation::ConnectionLeadingStar => connections().map(|n| format!("*{n}")).collect(),
+        Derivation::ConnectionInsertedStar => connections().filter_map(inserted_star).collect(),
+        Derivation::ConnectionTrailingGlobStar => connections().map(|n| format!("{n}**")).collect(),
         Derivation::ConnectionCaseSwapped => connections().filter_map(case_swapped).collect(),
     };
     let unique: BTreeSet<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
@@ -228,6 +229,31 @@ fn type_prefix(kind: &str) -> String {
     let chars: Vec<char> = kind.chars().collect();
     let half = chars.len().div_ceil(2);
     format!("{}*", chars[..half].iter().collect::<String>())
+}
+
+fn type_suffix(kind: &str) -> String {
+    let chars: Vec<char> = kind.chars().collect();
+    format!("*{}", chars[chars.len() / 2..].iter().collect::<String>())
+}
+
+fn type_infix(kind: &str) -> Option<String> {
+    let chars: Vec<char> = kind.chars().collect();
+    (chars.len() >= 3)
+        .then(|| format!("*{}*", chars[1..chars.len() - 1].iter().collect::<String>()))
+}
+
+fn inserted_star(name: &str) -> Option<String> {
+    // Between two characters a star must match the empty run for the name to match itself.
+    let chars: Vec<char> = name.chars().collect();
+    (chars.len() >= 2).then(|| {
+        let middle = chars.len() / 2;
+        let (head, tail) = chars.split_at(middle);
+        format!(
+            "{}*{}",
+            head.iter().collect::<String>(),
+            tail.iter().collect::<String>()
+        )
+    })
 }
 
 fn case_swapped(name: &str) -> Option<String> {
@@ -318,14 +344,6 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_item_is_reported() {
-        let listing = listing();
-        let twice = [listing[0].clone(), listing[0].clone()];
-        let found = compare_with_listing(&listing, &filters("**", "servers/*", "*"), &twice);
-        assert_eq!(found.repeated, vec![listing[0].clone()]);
-    }
-
-    #[test]
     fn an_item_outside_the_listing_is_unexpected() {
         let stranger = item("9", "x", "router", "local");
         let found = compare_with_listing(
@@ -350,6 +368,18 @@ mod tests {
         assert_eq!(
             derive(Derivation::ConnectionMetacharNames, &listing, 10),
             vec!["servers/eu/web.02"]
+        );
+        assert_eq!(
+            derive(Derivation::TypeSuffixes, &listing, 10),
+            vec!["*cal", "*sh"]
+        );
+        assert_eq!(
+            derive(Derivation::TypeInfixes, &listing, 10),
+            vec!["*oca*", "*s*"]
+        );
+        assert!(
+            derive(Derivation::ConnectionInsertedStar, &listing, 10)
+                .contains(&"Rou*ter".to_owned())
         );
         assert_eq!(
             derive(Derivation::TypePrefixes, &listing, 10),

@@ -586,7 +586,7 @@ impl<'a> CaseRun<'a> {
             let _ = write!(text, ", Location: {location}");
         }
         if !response.body.is_empty() {
-            let body = checks::shorten(&String::from_utf8_lossy(&response.body), 600);
+            let body = checks::shorten(&redact_tokens(&response.body), 600);
             let _ = write!(text, "\n           {}", self.redactor.apply(&body));
         }
         text
@@ -658,5 +658,32 @@ fn unordered(value: &Value) -> Value {
                 .collect(),
         ),
         other => other.clone(),
+    }
+}
+
+/// The body as text for a report, with the value of every member whose name holds `token`
+/// replaced: a handshake answer that fails a check still carries a live session token.
+fn redact_tokens(body: &[u8]) -> String {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Object(fields) => {
+                for (key, member) in fields.iter_mut() {
+                    if key.to_ascii_lowercase().contains("token") && member.is_string() {
+                        *member = Value::String("<token>".to_owned());
+                    } else {
+                        walk(member);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(mut json) => {
+            walk(&mut json);
+            json.to_string()
+        }
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
     }
 }

@@ -34,7 +34,7 @@ impl Variables {
         Ok(match value {
             Value::String(text) => {
                 if let Some(name) = whole_variable(text) {
-                    self.lookup(name)?.clone()
+                    self.lookup(name)?
                 } else {
                     Value::String(self.render(text)?)
                 }
@@ -66,7 +66,7 @@ impl Variables {
                 return Err(format!("unclosed `${{` in {text:?}"));
             };
             match self.lookup(&after[..end])? {
-                Value::String(s) => out.push_str(s),
+                Value::String(s) => out.push_str(&s),
                 other => out.push_str(&other.to_string()),
             }
             rest = &after[end + 1..];
@@ -75,12 +75,39 @@ impl Variables {
         Ok(out)
     }
 
-    fn lookup(&self, name: &str) -> Result<&Value, String> {
-        self.values.get(name).ok_or_else(|| match name {
+    /// A variable's value, changed by the transform after a `|` if there is one:
+    /// `drop_last` (the string without its last character), `upper` or `lower`.
+    fn lookup(&self, reference: &str) -> Result<Value, String> {
+        let (name, transform) = match reference.split_once('|') {
+            Some((name, transform)) => (name.trim(), Some(transform.trim())),
+            None => (reference, None),
+        };
+        let value = self.values.get(name).ok_or_else(|| match name {
             API_KEY => "the run has no API key: pass --api-key or set XPIPE_API_KEY".to_owned(),
             AUTH_FILE_CONTENT => "the run has no auth file content: pass --auth-file".to_owned(),
             _ => format!("unknown variable ${{{name}}}"),
-        })
+        })?;
+        let Some(transform) = transform else {
+            return Ok(value.clone());
+        };
+        let text = value
+            .as_str()
+            .ok_or_else(|| format!("`{transform}` needs a string; ${{{name}}} is {value}"))?;
+        let changed = match transform {
+            "drop_last" => {
+                let mut chars = text.chars();
+                chars.next_back();
+                chars.as_str().to_owned()
+            }
+            "upper" => text.to_uppercase(),
+            "lower" => text.to_lowercase(),
+            other => {
+                return Err(format!(
+                    "unknown transform `{other}` in ${{{reference}}}; known: drop_last, upper, lower"
+                ));
+            }
+        };
+        Ok(Value::String(changed))
     }
 }
 
@@ -144,6 +171,23 @@ mod tests {
         assert!(error.contains("${nope}"), "{error}");
         let error = vars().render("${api_key}").unwrap_err();
         assert!(error.contains("--api-key"), "{error}");
+    }
+
+    #[test]
+    fn transforms_change_a_string_variable() {
+        let vars = vars();
+        assert_eq!(vars.render("${name|drop_last}").unwrap(), "we");
+        assert_eq!(vars.render("${name | upper}").unwrap(), "WEB");
+        assert!(
+            vars.render("${name|reverse}")
+                .unwrap_err()
+                .contains("reverse")
+        );
+        assert!(
+            vars.render("${listing|upper}")
+                .unwrap_err()
+                .contains("string")
+        );
     }
 
     #[test]
