@@ -23,16 +23,9 @@ use crate::suite::{SuiteConfig, default_dir};
     version,
     disable_version_flag = false,
     args_conflicts_with_subcommands = true,
-    help_template = "{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}",
     after_help = "Exit status: 0 all must cases passed, 1 a case failed, 2 bad arguments or \
                   nothing selected, 3 cases or schemas not loadable, 4 nothing listens at the \
-                  target.",
-    mut_arg("test", |a| a.hide(true)),
-    mut_arg("bench", |a| a.hide(true)),
-    mut_arg("nocapture", |a| a.hide(true)),
-    mut_arg("show_output", |a| a.hide(true)),
-    mut_arg("unstable_flags", |a| a.hide(true)),
-    mut_arg("ignored", |a| a.help("Run only the ignored cases")),
+                  target."
 )]
 pub struct Cli {
     /// What to do; `run` when left out.
@@ -43,19 +36,51 @@ pub struct Cli {
     pub run: RunArgs,
 }
 
+impl Cli {
+    /// The command line as users see it: libtest's own help layout and the flags it has for
+    /// benchmarks and output capture mean nothing here, so both give way, at the top level
+    /// and in `run`.
+    pub fn command_line() -> clap::Command {
+        fn tidy(command: clap::Command) -> clap::Command {
+            let hidden = [
+                "test",
+                "bench",
+                "nocapture",
+                "show_output",
+                "unstable_flags",
+            ];
+            hidden
+                .into_iter()
+                .fold(command, |command, id| command.mut_arg(id, |a| a.hide(true)))
+                .mut_arg("ignored", |a| a.help("Run only the ignored cases"))
+                .help_template(
+                    "{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}",
+                )
+        }
+        tidy(<Cli as clap::CommandFactory>::command()).mut_subcommand("run", tidy)
+    }
+
+    /// Parses the process's arguments, exiting with a message on bad ones.
+    pub fn parse_args() -> Cli {
+        let matches = Self::command_line().get_matches();
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Parses the given arguments.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Self::command_line().try_get_matches_from(args)?;
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the suite against a daemon, or against the embedded mock without --target.
-    #[command(
-        help_template = "{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}",
-        mut_arg("test", |a| a.hide(true)),
-        mut_arg("bench", |a| a.hide(true)),
-        mut_arg("nocapture", |a| a.hide(true)),
-        mut_arg("show_output", |a| a.hide(true)),
-        mut_arg("unstable_flags", |a| a.hide(true)),
-        mut_arg("ignored", |a| a.help("Run only the ignored cases")),
-    )]
     Run(Box<RunArgs>),
     /// Serve the embedded mock daemon until interrupted, as a stand-in for client developers.
     Mock(MockArgs),
@@ -229,7 +254,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Cli {
-        Cli::try_parse_from(std::iter::once("xpipe-conformance").chain(args.iter().copied()))
+        Cli::try_parse_args(std::iter::once("xpipe-conformance").chain(args.iter().copied()))
             .unwrap()
     }
 
@@ -288,7 +313,7 @@ mod tests {
 
     #[test]
     fn an_unknown_fault_names_the_valid_ones() {
-        let error = Cli::try_parse_from(["xpipe-conformance", "mock", "--fault", "nope"])
+        let error = Cli::try_parse_args(["xpipe-conformance", "mock", "--fault", "nope"])
             .unwrap_err()
             .to_string();
         assert!(error.contains("unknown fault \"nope\""), "{error}");
@@ -307,8 +332,21 @@ mod tests {
     }
 
     #[test]
+    fn help_hides_libtest_flags_that_mean_nothing_here() {
+        let mut command = Cli::command_line();
+        let help = command.render_long_help().to_string();
+        assert!(
+            help.contains("--target") && !help.contains("--nocapture"),
+            "{help}"
+        );
+        let mut run = Cli::command_line();
+        let run = run.find_subcommand_mut("run").unwrap();
+        assert!(!run.render_long_help().to_string().contains("--bench"));
+    }
+
+    #[test]
     fn a_zero_timeout_is_refused() {
-        let error = Cli::try_parse_from(["xpipe-conformance", "--timeout", "0"]).unwrap_err();
+        let error = Cli::try_parse_args(["xpipe-conformance", "--timeout", "0"]).unwrap_err();
         assert!(error.to_string().contains("seconds"), "{error}");
     }
 
@@ -330,7 +368,7 @@ mod tests {
             .map(|_| parse(&["--seed", "random"]).run.seed)
             .collect();
         assert!(seeds[0] != seeds[1] || seeds[1] != seeds[2]);
-        let error = Cli::try_parse_from(["xpipe-conformance", "--seed", "soon"]).unwrap_err();
+        let error = Cli::try_parse_args(["xpipe-conformance", "--seed", "soon"]).unwrap_err();
         assert!(error.to_string().contains("not a seed"), "{error}");
     }
 }

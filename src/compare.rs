@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::mock::ConnectionStore;
+use crate::mock::json_kind as kind;
 use crate::runner::Exchange;
 use crate::runner::derive;
 use crate::suite::{CaseTrace, Outcome, SetupError, Suite, SuiteConfig};
@@ -185,17 +186,6 @@ fn shape_difference(at: &str, daemon: &Value, mock: &Value) -> Option<String> {
             kind(a),
             kind(b)
         )),
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 

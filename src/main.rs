@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use xpipe_conformance::cli::{Cli, Command, MockArgs, MutantsArgs, RunArgs};
@@ -33,7 +32,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     let code = match cli.command {
         Some(Command::Mock(args)) if args.list_faults => list_faults(),
         Some(Command::Mock(args)) => serve_mock(&args),

@@ -27,6 +27,7 @@ use std::path::PathBuf;
 
 pub use daemon::{MockDaemon, MockError};
 pub use fault::{Fault, Faults, UnknownFault};
+pub(crate) use request::kind as json_kind;
 pub use routes::router;
 pub use state::MockState;
 pub use store::{Connection, ConnectionStore, StoreError};

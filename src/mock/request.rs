@@ -254,7 +254,7 @@ impl<'a> Object<'a> {
 }
 
 /// The JSON type of a value, as error messages name it.
-fn kind(value: &Value) -> &'static str {
+pub(crate) fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
