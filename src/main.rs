@@ -21,7 +21,7 @@ const EXIT_CASES_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 /// Cases or schemas could not be loaded, or the embedded mock could not start.
 const EXIT_NOT_LOADED: u8 = 3;
-/// Nothing listens at the target.
+/// Nothing listens at the target, or no TLS connection can be made with an `https` one.
 const EXIT_UNREACHABLE: u8 = 4;
 
 fn main() -> ExitCode {
@@ -154,9 +154,15 @@ fn setup_failure(error: &SetupError) -> u8 {
 }
 
 fn list_faults() -> u8 {
+    use std::io::Write as _;
+
     let width = Fault::ALL.iter().map(|f| f.name().len()).max().unwrap_or(0);
+    let mut out = std::io::stdout().lock();
     for fault in Fault::ALL {
-        println!("{:width$}  {}", fault.name(), fault.description());
+        // A closed pipe (`| head`) ends the listing quietly.
+        if writeln!(out, "{:width$}  {}", fault.name(), fault.description()).is_err() {
+            break;
+        }
     }
     EXIT_PASSED
 }

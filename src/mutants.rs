@@ -5,7 +5,7 @@
 //! builds its own runtime and mock. A short request timeout keeps faults that stall answers
 //! from stretching the run.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -84,9 +84,10 @@ pub struct MutantResult {
     pub fault: Fault,
     /// Caught or not.
     pub verdict: Verdict,
-    /// The `must` cases that failed, in case order.
+    /// The `must` cases that failed, the most telling first: those that fail for the fewest
+    /// faults of the run (then in case order).
     pub must_cases: Vec<String>,
-    /// The `should` cases that failed, in case order.
+    /// The `should` cases that failed, in the same order.
     pub should_cases: Vec<String>,
     /// How long preparing and running the suite took.
     pub elapsed: Duration,
@@ -318,11 +319,12 @@ pub fn run(config: &MutantsConfig) -> Result<MutationReport, SetupError> {
         failures: failures(&clean_verdicts),
         elapsed: clean_run.elapsed,
     };
-    let mutants = faults
+    let mut mutants: Vec<MutantResult> = faults
         .iter()
         .zip(outcomes)
         .map(|(&fault, run)| judge(fault, run))
         .collect();
+    most_telling_first(&mut mutants);
 
     Ok(MutationReport {
         clean,
@@ -331,6 +333,22 @@ pub fn run(config: &MutantsConfig) -> Result<MutationReport, SetupError> {
         parallelism,
         elapsed: started.elapsed(),
     })
+}
+
+/// Orders each fault's catching cases by how many faults each case catches, fewest first: a
+/// case that fails for one fault says more about it than one that fails for every broken token.
+fn most_telling_first(mutants: &mut [MutantResult]) {
+    let mut catches: HashMap<String, usize> = HashMap::new();
+    for mutant in mutants.iter() {
+        for case in mutant.must_cases.iter().chain(&mutant.should_cases) {
+            *catches.entry(case.clone()).or_default() += 1;
+        }
+    }
+    for mutant in mutants {
+        // A stable sort keeps case order among cases that catch as many faults.
+        mutant.must_cases.sort_by_key(|case| catches[case]);
+        mutant.should_cases.sort_by_key(|case| catches[case]);
+    }
 }
 
 /// Whether a fault holds answers back until the client's timeout.
@@ -484,6 +502,31 @@ mod tests {
                 && lines[4].contains("only should cases catch it: b::x"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn cases_that_catch_fewer_faults_come_first() {
+        let mut mutants = vec![
+            result(
+                Fault::AnyTokenAccepted,
+                Verdict::Caught,
+                &["a::every", "a::often", "a::only_this"],
+                &[],
+            ),
+            result(
+                Fault::StarIsLiteral,
+                Verdict::Caught,
+                &["a::every", "a::often"],
+                &[],
+            ),
+            result(Fault::StarGets500, Verdict::Caught, &["a::every"], &[]),
+        ];
+        most_telling_first(&mut mutants);
+        assert_eq!(
+            mutants[0].must_cases,
+            ["a::only_this", "a::often", "a::every"]
+        );
+        assert_eq!(mutants[1].must_cases, ["a::often", "a::every"]);
     }
 
     #[test]

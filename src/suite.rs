@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::case::{Case, Level};
 use crate::generate::{self, Generation};
-use crate::http::{HttpClient, HttpSettings};
+use crate::http::{HttpClient, HttpError, HttpSettings};
 use crate::loader::{self, LoadError};
 use crate::mock::{ConnectionStore, Fault, MockConfig, MockDaemon};
 use crate::runner::{Credentials, RunContext, TargetFacts, json_request};
@@ -223,7 +223,7 @@ impl Suite {
                 (Some(mock), url, credentials, "mock".to_owned())
             }
             Some(url) => {
-                runtime.block_on(check_reachable(url, config.http.connect_timeout))?;
+                runtime.block_on(check_reachable(url, &config.http))?;
                 let auth_file = config.auth_file.clone().or_else(|| {
                     // A daemon on this machine writes its secret here; use it when the user
                     // gave no credentials at all.
@@ -516,8 +516,25 @@ fn random_key() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Fails fast, with one clear line, when nothing listens at the target.
-async fn check_reachable(url: &Url, connect_timeout: Duration) -> Result<(), SetupError> {
+/// Fails fast, with one clear line, when nothing listens at the target or, for an `https`
+/// target, when no TLS connection can be made with it (a plain HTTP daemon, a stalled
+/// handshake, a certificate that does not verify): otherwise every case would fail alike.
+async fn check_reachable(url: &Url, http: &HttpSettings) -> Result<(), SetupError> {
+    check_listening(url, http.connect_limit()).await?;
+    if url.scheme() == "https" {
+        let client = HttpClient::new(url, http.clone())
+            .map_err(|e| SetupError::Usage(format!("cannot build the HTTP client: {e}")))?;
+        if let Err(HttpError::Connect(detail)) = client.check_connection().await {
+            return Err(SetupError::Unreachable(format!(
+                "no TLS connection with {url}: {detail}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Fails when nothing accepts a TCP connection at the target.
+async fn check_listening(url: &Url, connect_timeout: Duration) -> Result<(), SetupError> {
     let unreachable =
         |detail: String| SetupError::Unreachable(format!("nothing listens at {url}: {detail}"));
     let host = url
@@ -535,7 +552,7 @@ async fn check_reachable(url: &Url, connect_timeout: Duration) -> Result<(), Set
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(unreachable(e.to_string())),
         Err(_) => Err(unreachable(format!(
-            "no connection within {} s",
+            "no connection within {:.1} s",
             connect_timeout.as_secs_f64()
         ))),
     }

@@ -1,22 +1,45 @@
-//! The mock daemon on a real listener: binding, the auth file, serving and graceful shutdown.
+//! The mock daemon on a real listener: binding, the auth file, serving with read timeouts and
+//! graceful shutdown.
 
 use std::fmt;
 use std::fs;
+use std::future::Future;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use http_body::{Frame, SizeHint};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tempfile::TempDir;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{oneshot, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Sleep;
 
+use super::error::ApiError;
 use super::state::{self, MockState};
 use super::{MockConfig, router};
 
 /// How long [`MockDaemon::shutdown`] waits for open connections before it stops waiting.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The largest request body read: axum's default limit, which the body extractors of the routes
+/// apply (a test holds the two together). The daemon refuses a larger declared `Content-Length`
+/// before reading any of the body.
+pub(crate) const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// The name the reference daemon gives its auth file.
 const AUTH_FILE_NAME: &str = "xpipe_auth";
@@ -63,21 +86,12 @@ impl MockDaemon {
             let names: Vec<String> = config.faults.iter().map(|f| f.name()).collect();
             tracing::info!(faults = %names.join(", "), "mock daemon commits seeded faults");
         }
+        let (header_timeout, body_timeout) = (config.header_read_timeout, config.body_read_timeout);
         let state = MockState::new(config, secret);
-        let app = router(state.clone());
+        let app =
+            router(state.clone()).layer(middleware::from_fn_with_state(body_timeout, body_limits));
         let (stop, stopped) = oneshot::channel::<()>();
-        let serving = tokio::spawn(async move {
-            // A dropped sender ends the wait as a sent signal does.
-            let signal = async {
-                let _ = stopped.await;
-            };
-            if let Err(err) = axum::serve(listener, app)
-                .with_graceful_shutdown(signal)
-                .await
-            {
-                tracing::error!(%err, "mock daemon stopped serving");
-            }
-        });
+        let serving = tokio::spawn(serve(listener, app, header_timeout, stopped));
         tracing::debug!(%addr, connections, "mock daemon listening");
 
         Ok(MockDaemon {
@@ -131,6 +145,182 @@ impl MockDaemon {
         // The secret goes only once nothing answers to it any more.
         drop(auth_file);
         tracing::debug!(%addr, "mock daemon stopped");
+    }
+}
+
+/// Accepts connections until `stopped` resolves (a dropped sender counts as a signal), then
+/// asks every connection to close once its request in flight is answered and waits for them.
+///
+/// Each connection is HTTP/1 with a header read timeout: a client that stalls before its
+/// headers are complete loses the connection. Malformed requests get hyper's 400 and a closed
+/// connection. Aborting this task drops the connections with it.
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    stopped: oneshot::Receiver<()>,
+) {
+    let (closing, _) = watch::channel(());
+    let mut connections = JoinSet::new();
+    let mut stopped = pin!(stopped);
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut stopped => break,
+            // Reaps finished connections so the set does not grow with every client.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                let closing = closing.subscribe();
+                connections.spawn(serve_connection(
+                    stream,
+                    app.clone(),
+                    header_timeout,
+                    closing,
+                ));
+            }
+            // The peer gave up before it was accepted: nothing to do.
+            Err(err) if is_peer_error(&err) => {}
+            Err(err) => {
+                // Out of file descriptors and the like: wait for some to be freed, not spin.
+                tracing::warn!(%err, "cannot accept a connection");
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            }
+        }
+    }
+
+    // No new connections from here on; those open finish what they are answering.
+    drop(listener);
+    closing.send_replace(());
+    while connections.join_next().await.is_some() {}
+}
+
+/// Serves one connection until the client closes it, a timeout or malformed request ends it,
+/// or `closing` changes (then after the request in flight).
+async fn serve_connection(
+    stream: TcpStream,
+    app: Router,
+    header_timeout: Duration,
+    mut closing: watch::Receiver<()>,
+) {
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+    let mut connection = pin!(connection);
+    let ended = tokio::select! {
+        ended = connection.as_mut() => ended,
+        // The only change is to true; an error means the serving task is gone.
+        _ = closing.changed() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(err) = ended {
+        // Stalled and malformed clients end here; hyper's messages carry no request content.
+        tracing::debug!(%err, "connection ended");
+    }
+}
+
+/// Accept errors that concern one peer only.
+fn is_peer_error(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Middleware: a declared body above [`BODY_LIMIT`] gets 413 at once, and the body must arrive
+/// within `limit` of the request's headers or the request gets 408. Both close the connection,
+/// since the rest of the body is not read.
+async fn body_limits(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > BODY_LIMIT as u64) {
+        tracing::debug!(?declared, "request body above the limit");
+        return closing(ApiError::BodyTooLarge);
+    }
+
+    let expired = Arc::new(AtomicBool::new(false));
+    let request = request.map(|body| {
+        Body::new(DeadlineBody {
+            inner: body,
+            deadline: Box::pin(tokio::time::sleep(limit)),
+            expired: Arc::clone(&expired),
+        })
+    });
+    let response = next.run(request).await;
+    if !expired.load(Ordering::Relaxed) {
+        return response;
+    }
+
+    tracing::debug!(?limit, "request body did not arrive in time");
+    closing(ApiError::BodyTimeout)
+}
+
+/// The answer for `error`, telling the client that the server closes the connection after it.
+fn closing(error: ApiError) -> Response {
+    let mut response = error.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// A request body that fails once its deadline has passed, and says so through `expired`.
+struct DeadlineBody {
+    inner: Body,
+    deadline: Pin<Box<Sleep>>,
+    expired: Arc<AtomicBool>,
+}
+
+/// The error a [`DeadlineBody`] ends with.
+#[derive(Debug)]
+struct BodyTimedOut;
+
+impl fmt::Display for BodyTimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("request body did not arrive in time")
+    }
+}
+
+impl std::error::Error for BodyTimedOut {}
+
+impl http_body::Body for DeadlineBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        // What has arrived is taken even when the deadline has passed meanwhile.
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            this.expired.store(true, Ordering::Relaxed);
+            return Poll::Ready(Some(Err(axum::Error::new(BodyTimedOut))));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    // Passed on, so that a declared length above the limit is refused before any reading.
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

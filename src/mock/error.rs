@@ -22,6 +22,8 @@ pub(crate) enum ApiError {
     MethodNotAllowed(String),
     /// 413: a body above the buffering limit.
     BodyTooLarge,
+    /// 408: a body that did not arrive within the body read timeout.
+    BodyTimeout,
     /// 500: the mock itself failed (no randomness); never caused by client input.
     Internal(&'static str),
 }
@@ -34,7 +36,7 @@ pub(crate) enum Refusal {
     Malformed,
     /// Wrong credentials, no `Authorization` header or an unknown token.
     Unauthorized,
-    /// Anything else (unknown path, wrong method, too large, internal).
+    /// Anything else (unknown path, wrong method, too large, too slow, internal).
     Other,
 }
 
@@ -57,6 +59,7 @@ impl ApiError {
             ApiError::UnknownPath(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -74,6 +77,7 @@ impl ApiError {
                 format!("method {method} is not allowed here; every operation is POST")
             }
             ApiError::BodyTooLarge => "request body is too large".to_string(),
+            ApiError::BodyTimeout => "request body did not arrive in time".to_string(),
             ApiError::Internal(what) => what.to_string(),
         }
     }

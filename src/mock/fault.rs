@@ -366,7 +366,7 @@ const fn all_faults() -> [Fault; SIMPLE.len() + FIELD_FAULTS] {
 }
 
 impl Fault {
-    /// Every fault of the catalogue, grouped by hook.
+    /// Every fault of the catalogue: the others by hook, then every field with every wrong value.
     pub const ALL: &'static [Fault] = &ALL_FAULTS;
 
     /// The stable kebab-case name, as `--fault` takes it.

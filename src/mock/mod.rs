@@ -24,6 +24,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use daemon::{MockDaemon, MockError};
 pub use fault::{Fault, Faults, UnknownFault};
@@ -51,7 +52,26 @@ pub struct MockConfig {
     pub case_insensitive: bool,
     /// Violations of the document to commit on purpose; empty (a faithful mock) by default.
     pub faults: BTreeSet<Fault>,
+    /// The most sessions open at once ([`DEFAULT_MAX_SESSIONS`] by default, at least 1). A
+    /// handshake beyond it ends the OLDEST session, whose token then gets 403: the newest
+    /// client always gets a working token, and a client that keeps shaking hands cannot grow the
+    /// daemon's memory. (Refusing the new handshake instead would lock every client out once a
+    /// runaway client filled the table; the document says nothing about session lifetimes.)
+    pub max_sessions: usize,
+    /// How long a client may take to send a request's line and headers before the connection is
+    /// closed ([`DEFAULT_READ_TIMEOUT`] by default). Applies on a real listener only.
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's body, counted from its headers, before
+    /// the request gets 408 and the connection is closed ([`DEFAULT_READ_TIMEOUT`] by default).
+    /// Applies on a real listener only.
+    pub body_read_timeout: Duration,
 }
+
+/// The default of [`MockConfig::max_sessions`].
+pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
+
+/// The default of [`MockConfig::header_read_timeout`] and [`MockConfig::body_read_timeout`].
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl MockConfig {
     /// The default fixture on 127.0.0.1 (any free port), case-sensitive matching.
@@ -63,6 +83,9 @@ impl MockConfig {
             store: ConnectionStore::default_fixture(),
             case_insensitive: false,
             faults: BTreeSet::new(),
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            header_read_timeout: DEFAULT_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_READ_TIMEOUT,
         }
     }
 }
@@ -77,6 +100,9 @@ impl fmt::Debug for MockConfig {
             .field("connections", &self.store.connections().len())
             .field("case_insensitive", &self.case_insensitive)
             .field("faults", &self.faults)
+            .field("max_sessions", &self.max_sessions)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
             .finish()
     }
 }

@@ -66,7 +66,7 @@ async fn handshake(
         if state.faults().has(Fault::RefusedHandshakeCarriesToken) {
             // Authentication hook: the refusal hands out a session all the same.
             let (token, _) = open_session(&state)?;
-            let body = json!({"message": "authentication failed", "token": token});
+            let body = json!({"message": refusal.message(), "token": token});
             let mut response = json_response(StatusCode::BAD_REQUEST, &body);
             response.extensions_mut().insert(Refusal::Unauthorized);
             return Ok(response);

@@ -1,7 +1,7 @@
 //! What the mock's handlers share: the secrets, the connection store, the open sessions and
 //! the seeded faults; the authentication hook of the faults lives here.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -22,7 +22,7 @@ struct Shared {
     local_secret: Secret,
     store: ConnectionStore,
     case_insensitive: bool,
-    sessions: Mutex<HashSet<String>>,
+    sessions: Mutex<Sessions>,
     faults: Faults,
     /// Turns true when the daemon stops, so that answers a fault holds back end.
     stopping: watch::Sender<bool>,
@@ -40,7 +40,7 @@ impl MockState {
                 local_secret: Secret(local_secret.into()),
                 store: config.store,
                 case_insensitive: config.case_insensitive,
-                sessions: Mutex::new(HashSet::new()),
+                sessions: Mutex::new(Sessions::new(config.max_sessions)),
                 faults: Faults::from(config.faults),
                 stopping: watch::Sender::new(false),
             }),
@@ -106,7 +106,12 @@ impl MockState {
         if self.faults().has(Fault::TokensForgottenAfterNextHandshake) {
             sessions.clear();
         }
-        sessions.insert(token.clone());
+        if sessions.insert(token.clone()).is_some() {
+            tracing::debug!(
+                cap = sessions.cap,
+                "session cap reached: the oldest session ends"
+            );
+        }
         Ok((token, sessions.len()))
     }
 
@@ -119,12 +124,13 @@ impl MockState {
         sessions.contains(token)
             || (faults.has(Fault::ExtendedTokenAccepted)
                 && sessions
+                    .known
                     .iter()
                     .any(|known| token.starts_with(known.as_str())))
     }
 
-    fn sessions(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        // The set stays consistent even if a holder panicked: inserts are single calls.
+    fn sessions(&self) -> std::sync::MutexGuard<'_, Sessions> {
+        // The sessions stay consistent even if a holder panicked: no method panics halfway.
         self.shared
             .sessions
             .lock()
@@ -140,6 +146,54 @@ impl fmt::Debug for MockState {
             .field("sessions", &self.session_count())
             .field("faults", &self.shared.faults)
             .finish_non_exhaustive()
+    }
+}
+
+/// The open sessions, oldest first, at most `cap` of them: a new session beyond the cap ends the
+/// oldest one, so that a client that never stops shaking hands cannot grow the daemon's memory.
+struct Sessions {
+    /// The tokens in the order their handshakes came.
+    order: VecDeque<String>,
+    /// The same tokens, for lookups.
+    known: HashSet<String>,
+    /// The most sessions kept; at least 1.
+    cap: usize,
+}
+
+impl Sessions {
+    fn new(cap: usize) -> Sessions {
+        Sessions {
+            order: VecDeque::new(),
+            known: HashSet::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.known.len()
+    }
+
+    fn contains(&self, token: &str) -> bool {
+        self.known.contains(token)
+    }
+
+    /// Adds `token`; returns the oldest token when it had to go to keep within the cap.
+    fn insert(&mut self, token: String) -> Option<String> {
+        if !self.known.insert(token.clone()) {
+            return None;
+        }
+        self.order.push_back(token);
+        if self.order.len() <= self.cap {
+            return None;
+        }
+        let oldest = self.order.pop_front()?;
+        self.known.remove(&oldest);
+        Some(oldest)
+    }
+
+    fn clear(&mut self) {
+        self.order.clear();
+        self.known.clear();
     }
 }
 
@@ -218,6 +272,31 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sessions_beyond_the_cap_end_the_oldest() {
+        let mut sessions = Sessions::new(3);
+        for token in ["a", "b", "c"] {
+            assert_eq!(sessions.insert(token.to_string()), None);
+        }
+        assert_eq!(sessions.insert("d".to_string()).as_deref(), Some("a"));
+        assert_eq!(sessions.insert("e".to_string()).as_deref(), Some("b"));
+        assert_eq!(sessions.len(), 3);
+        assert!(!sessions.contains("a") && !sessions.contains("b"));
+        assert!(["c", "d", "e"].iter().all(|t| sessions.contains(t)));
+        // A token already known neither grows the set nor ends another session.
+        assert_eq!(sessions.insert("c".to_string()), None);
+        assert_eq!(sessions.len(), 3);
+        assert_eq!(sessions.order.len(), 3);
+    }
+
+    #[test]
+    fn a_cap_of_zero_keeps_one_session() {
+        let mut sessions = Sessions::new(0);
+        assert_eq!(sessions.insert("a".to_string()), None);
+        assert_eq!(sessions.insert("b".to_string()).as_deref(), Some("a"));
+        assert!(sessions.contains("b"));
+    }
 
     #[test]
     fn secrets_compare_after_trimming() {

@@ -788,3 +788,152 @@ async fn answers_held_back_end_when_the_daemon_stops() {
         .await
         .expect("prompt shutdown despite the request held back");
 }
+
+// Limits: the session cap, the read timeouts, malformed HTTP and oversized bodies.
+
+#[tokio::test]
+async fn a_handshake_beyond_the_session_cap_ends_the_oldest_session() {
+    let mut config = MockConfig::new(API_KEY);
+    config.max_sessions = 2;
+    let app = app_with(config);
+    let (first, second, third) = (bearer(&app).await, bearer(&app).await, bearer(&app).await);
+
+    let body = json!({"arguments": []});
+    let answer = post(&app, "/daemon/open", Some(&first), body.clone()).await;
+    answer.error(StatusCode::FORBIDDEN);
+    for token in [&second, &third] {
+        let answer = post(&app, "/daemon/open", Some(token), body.clone()).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn the_session_cap_bounds_the_sessions_held() {
+    let mut config = MockConfig::new(API_KEY);
+    config.max_sessions = 5;
+    let state = MockState::new(config, LOCAL_SECRET);
+    let app = router(state.clone());
+    for _ in 0..50 {
+        bearer(&app).await;
+    }
+    assert_eq!(state.session_count(), 5);
+}
+
+/// Reads until the server closes the connection or `limit` passes; what it sent.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> {
+    let mut answer = Vec::new();
+    tokio::time::timeout(limit, stream.read_to_end(&mut answer))
+        .await
+        .ok()?
+        .ok()?;
+    Some(String::from_utf8_lossy(&answer).into_owned())
+}
+
+async fn handshake_still_works(addr: std::net::SocketAddr) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = handshake_request(addr, &api_key_handshake(API_KEY));
+    let answer = tokio::time::timeout(Duration::from_secs(5), raw_request(&mut stream, &request));
+    let (status, body) = answer.await.expect("an answer in time");
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn malformed_http_gets_400_and_a_closed_connection() {
+    let daemon = MockDaemon::start(MockConfig::new(API_KEY)).await.unwrap();
+    for garbage in [
+        "GARBAGE\r\n\r\n",
+        "POST /handshake HTTP/9.9\r\n\r\n",
+        "POST /handshake HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        "\0\0\0\0\r\n\r\n",
+    ] {
+        let mut stream = TcpStream::connect(daemon.addr()).await.unwrap();
+        stream.write_all(garbage.as_bytes()).await.unwrap();
+        let answer = read_until_closed(&mut stream, Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("{garbage:?}: the connection stays open"));
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 400 "),
+            "{garbage:?}: {answer:?}"
+        );
+    }
+    handshake_still_works(daemon.addr()).await;
+    daemon.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stalls_in_its_headers_is_cut_off() {
+    let mut config = MockConfig::new(API_KEY);
+    config.header_read_timeout = Duration::from_millis(300);
+    let daemon = MockDaemon::start(config).await.unwrap();
+    let addr = daemon.addr();
+
+    let mut stalled = TcpStream::connect(addr).await.unwrap();
+    let head = format!("POST /handshake HTTP/1.1\r\nHost: {addr}\r\nContent-Len");
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut stalled, Duration::from_secs(5)).await;
+    let answer = answer.expect("the connection is closed after the header timeout");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408 "),
+        "{answer:?}"
+    );
+
+    // A connection that never sends anything is closed the same way.
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    let answer = read_until_closed(&mut silent, Duration::from_secs(5)).await;
+    assert!(answer.is_some(), "a silent connection stays open");
+
+    handshake_still_works(addr).await;
+    daemon.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_408_and_closes_the_connection() {
+    let mut config = MockConfig::new(API_KEY);
+    config.body_read_timeout = Duration::from_millis(300);
+    let daemon = MockDaemon::start(config).await.unwrap();
+    let addr = daemon.addr();
+
+    let mut stalled = TcpStream::connect(addr).await.unwrap();
+    let head = format!("POST /handshake HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 100\r\n\r\n{{");
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut stalled, Duration::from_secs(5)).await;
+    let answer = answer.expect("the connection is closed after the body timeout");
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
+    assert!(answer.contains("did not arrive in time"), "{answer:?}");
+
+    handshake_still_works(addr).await;
+    daemon.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_declared_body_above_the_limit_is_413_before_it_is_sent() {
+    let daemon = MockDaemon::start(MockConfig::new(API_KEY)).await.unwrap();
+    let addr = daemon.addr();
+
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /handshake HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n",
+        3 << 20
+    );
+    let (status, body) =
+        tokio::time::timeout(Duration::from_secs(5), raw_request(&mut stream, &head))
+            .await
+            .expect("an answer without the body");
+    assert_eq!(status, 413, "{body}");
+
+    handshake_still_works(addr).await;
+    daemon.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_body_limit_is_the_one_the_routes_apply() {
+    let limit = super::daemon::BODY_LIMIT;
+    let app = app();
+    // A JSON string of exactly `limit` bytes: too long a key, but read and parsed.
+    let at_limit = format!("\"{}\"", "x".repeat(limit - 2));
+    let answer = send(&app, Method::POST, "/handshake", None, &at_limit).await;
+    answer.error(StatusCode::BAD_REQUEST);
+    let above = format!("\"{}\"", "x".repeat(limit - 1));
+    let answer = send(&app, Method::POST, "/handshake", None, &above).await;
+    answer.error(StatusCode::PAYLOAD_TOO_LARGE);
+}

@@ -342,9 +342,30 @@ pub fn shorten(text: &str, max: usize) -> String {
     }
 }
 
+/// Text with its control characters escaped (`\n`, `\u{1b}`), so that an answer body shown in
+/// a report can neither break the report's lines nor send escape sequences to a terminal.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_escapes_control_characters() {
+        assert_eq!(printable("a\nb\u{1b}[31m\u{0}é"), "a\\nb\\u{1b}[31m\\u{0}é");
+    }
 
     #[test]
     fn media_types_compare_by_essence() {

@@ -150,11 +150,41 @@ pub async fn open_session(
         match token {
             Some(token) if response.status == 200 => Ok(token),
             _ => Err(format!(
-                "the handshake with the run's credentials answered {} without a token",
-                response.status
+                "the handshake with the run's credentials answered {} without a token{}",
+                response.status,
+                answer_details(&response, credentials)
             )),
         }
     }
+}
+
+/// What a report needs of an answer that is not the expected one: its `Location` and how its
+/// body begins, with tokens and the credentials masked and control characters escaped.
+fn answer_details(response: &HttpResponse, credentials: &Credentials) -> String {
+    let mut text = String::new();
+    if let Some(location) = &response.location {
+        let _ = write!(text, " (Location: {location})");
+    }
+    if response.body.is_empty() {
+        text.push_str("; the body is empty");
+        return text;
+    }
+    let mut body = redact_tokens(&response.body);
+    let secrets = [
+        (&credentials.api_key, "<api-key>"),
+        (&credentials.auth_file_content, "<auth-file-content>"),
+    ];
+    for (secret, mask) in secrets {
+        if let Some(secret) = secret.as_deref().filter(|s| !s.is_empty()) {
+            body = body.replace(secret, mask);
+        }
+    }
+    let body = checks::printable(&checks::shorten(&body, 200));
+    let _ = match serde_json::from_slice::<Value>(&response.body) {
+        Err(why) => write!(text, "; the body is not JSON ({why}) and begins: {body}"),
+        Ok(_) => write!(text, "; the body: {body}"),
+    };
+    text
 }
 
 /// Builds a JSON POST request, with a bearer token if given.
@@ -482,6 +512,13 @@ impl<'a> CaseRun<'a> {
             self.describe_request(request),
             parallel.count
         );
+        // One answer shows what the lanes got (its status, Location, first bytes); the
+        // problems below say where the others differ.
+        if let Some((lane, Ok(response))) = responses.iter().find(|(_, r)| r.is_ok()) {
+            let answer = self.describe_response(response);
+            let answer = answer.replacen("answer:  ", &format!("answer:  (lane {lane}) "), 1);
+            let _ = write!(report, "\n{answer}");
+        }
         for problem in problems {
             let _ = write!(report, "\n  - {}", self.redactor.apply(&problem));
         }
@@ -583,11 +620,23 @@ impl<'a> CaseRun<'a> {
             response.elapsed.as_millis()
         );
         if let Some(location) = &response.location {
-            let _ = write!(text, ", Location: {location}");
+            let _ = write!(text, ", Location: {location} (not followed)");
+        }
+        if let Some(encoding) = &response.content_encoding {
+            let _ = match response.encoded_size {
+                Some(size) => write!(
+                    text,
+                    ", Content-Encoding: {encoding} (decoded from {size} bytes)"
+                ),
+                None => write!(text, ", Content-Encoding: {encoding} (not decoded)"),
+            };
         }
         if !response.body.is_empty() {
-            let body = checks::shorten(&redact_tokens(&response.body), 600);
-            let _ = write!(text, "\n           {}", self.redactor.apply(&body));
+            // Redacted before it is cut, so that no part of a secret survives the cut; escaped
+            // after, so that a large body costs no more than what is shown.
+            let body = self.redactor.apply(&redact_tokens(&response.body));
+            let body = checks::printable(&checks::shorten(&body, 600));
+            let _ = write!(text, "\n           {body}");
         }
         text
     }
