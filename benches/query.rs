@@ -9,7 +9,8 @@
 //!   and serializing the answer. `all` sends `**`/`**`/`*` (every connection matches);
 //!   `selective` sends `**`/`servers/*`/`*` (one in four matches).
 //! - `mock::match_*` and `mock::serialize_all`: the matching function alone
-//!   (`ConnectionStore::query` with `GlobFilter`) and the serialization alone, to split the above.
+//!   (`ConnectionStore::query` with `GlobFilter`) and the serialization alone, to split the above;
+//!   `mock::preserialized_all` is a variant of the serialization the mock could use instead.
 //! - `harness::*`: what the runner does with such an answer: parse it, validate it against
 //!   `ConnectionQueryResponse` (`SchemaSet::validate`), read its items, check each item against
 //!   the filters (`items_not_matching`) and compare it with the full listing
@@ -173,6 +174,37 @@ mod mock {
         let store = store(n);
         let found: Vec<_> = store.connections().iter().collect();
         bencher.bench_local(|| serde_json::to_vec(&Found { found: &found }).expect("JSON"));
+    }
+
+    /// A variant the mock does not have (yet): each connection serialized once when the store
+    /// is loaded, an answer put together from those bytes. Same output as `serialize_all`.
+    #[divan::bench(args = SIZES)]
+    fn preserialized_all(bencher: Bencher, n: usize) {
+        let store = store(n);
+        let items: Vec<Vec<u8>> = store
+            .connections()
+            .iter()
+            .map(|c| serde_json::to_vec(c).expect("JSON"))
+            .collect();
+        let join = || {
+            let size = items.iter().map(Vec::len).sum::<usize>() + items.len() + 12;
+            let mut out = Vec::with_capacity(size);
+            out.extend_from_slice(b"{\"found\":[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(item);
+            }
+            out.extend_from_slice(b"]}");
+            out
+        };
+        let found: Vec<_> = store.connections().iter().collect();
+        assert_eq!(
+            join(),
+            serde_json::to_vec(&Found { found: &found }).expect("JSON")
+        );
+        bencher.bench_local(join);
     }
 }
 

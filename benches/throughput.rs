@@ -2,7 +2,7 @@
 //! answer the same bytes without doing the work.
 //!
 //! `cargo bench --bench throughput` (options after `--`: `--seconds 3`, `--rounds 3`,
-//! `--connections 16`, `--client-threads 1`, `--in-process`, `--no-wrk`).
+//! `--connections 16`, `--client-threads 1`, `--in-process`, `--no-wrk`, `--op query`).
 //!
 //! Servers, each in its own process unless `--in-process` (then on a second runtime of this one):
 //! - `mock`: the built binary's `xpipe-conformance mock --port 0`, the default fixture;
@@ -221,8 +221,8 @@ fn serve_child(kind: &str) {
 
 /// A server under load, in a child process or in this one.
 enum Server {
-    MockProcess(common::MockProcess),
-    BareProcess {
+    MockChild(common::MockProcess),
+    BareChild {
         child: Child,
         _stdout: BufReader<ChildStdout>,
         url: String,
@@ -236,22 +236,22 @@ enum Server {
 impl Server {
     fn url(&self) -> &str {
         match self {
-            Server::MockProcess(m) => &m.url,
-            Server::BareProcess { url, .. } | Server::InProcess { url, .. } => url,
+            Server::MockChild(m) => &m.url,
+            Server::BareChild { url, .. } | Server::InProcess { url, .. } => url,
         }
     }
 
     fn pid(&self) -> Option<u32> {
         match self {
-            Server::MockProcess(m) => Some(m.pid()),
-            Server::BareProcess { child, .. } => Some(child.id()),
+            Server::MockChild(m) => Some(m.pid()),
+            Server::BareChild { child, .. } => Some(child.id()),
             Server::InProcess { .. } => None,
         }
     }
 
     fn spawn(kind: Kind) -> Server {
         let serve = match kind {
-            Kind::Mock => return Server::MockProcess(common::MockProcess::start(API_KEY)),
+            Kind::Mock => return Server::MockChild(common::MockProcess::start(API_KEY)),
             Kind::AxumBare => "axum",
             Kind::HyperBare => "hyper",
         };
@@ -266,7 +266,7 @@ impl Server {
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let url = common::read_url(&mut stdout, "bare server listening at ")
             .expect("the bare server prints its address");
-        Server::BareProcess {
+        Server::BareChild {
             child,
             _stdout: stdout,
             url,
@@ -298,7 +298,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Server::BareProcess { child, .. } = self {
+        if let Server::BareChild { child, .. } = self {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -481,8 +481,13 @@ fn wrk(url: &str, op: Op, token: &str, connections: usize, seconds: u64) -> Opti
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&output.stdout);
-    if let Some(line) = text.lines().find(|l| l.contains("Non-2xx")) {
+    if let Some(line) = text
+        .lines()
+        .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+    {
+        // wrk counts refusals and errors as requests: such a figure means nothing.
         eprintln!("wrk {} on {url}: {}", op.name(), line.trim());
+        return None;
     }
     text.lines()
         .find_map(|l| l.strip_prefix("Requests/sec:"))
@@ -500,6 +505,11 @@ fn main() {
     let connections: usize = common::flag(&args, "--connections", 16);
     let client_threads: usize = common::flag(&args, "--client-threads", 1);
     let in_process = common::switch(&args, "--in-process");
+    let only: String = common::flag(&args, "--op", String::new());
+    let ops: Vec<Op> = OPS
+        .into_iter()
+        .filter(|op| only.is_empty() || op.name() == only)
+        .collect();
     let wrk_path = (!common::switch(&args, "--no-wrk"))
         .then(|| common::on_path("wrk"))
         .flatten();
@@ -536,10 +546,14 @@ fn main() {
         })
         .collect();
 
-    // One session for the query and open loads; the bare servers ignore it.
-    let handshake = one_request(&client, servers[0].url(), Op::Handshake, "");
-    let token: serde_json::Value = serde_json::from_slice(&handshake).expect("JSON");
-    let token = token["token"].as_str().expect("a token").to_owned();
+    // A session for the query and open loads (the bare servers ignore it). The mock caps its
+    // sessions and ends the oldest, so each measurement takes a fresh one after the handshakes.
+    let session = || {
+        let answer = one_request(&client, servers[0].url(), Op::Handshake, "");
+        let answer: serde_json::Value = serde_json::from_slice(&answer).expect("JSON");
+        answer["token"].as_str().expect("a token").to_owned()
+    };
+    let token = session();
     for op in OPS {
         let sizes: Vec<String> = servers
             .iter()
@@ -556,21 +570,29 @@ fn main() {
     let mut rates = vec![vec![Vec::new(); KINDS.len()]; OPS.len()];
     let mut latencies = vec![vec![Vec::new(); KINDS.len()]; OPS.len()];
     let mut wrk_rates = vec![vec![Vec::new(); KINDS.len()]; OPS.len()];
+    let mut failed = vec![vec![false; KINDS.len()]; OPS.len()];
     for round in 0..rounds {
         eprintln!("round {}/{rounds}, {}", round + 1, common::load_line());
         for (o, &op) in OPS.iter().enumerate() {
+            if !ops.contains(&op) {
+                continue;
+            }
             for (k, server) in servers.iter().enumerate() {
+                let token = session();
                 let _ = measure(&client, server.url(), op, &token, connections, WARMUP);
                 let load = measure(&client, server.url(), op, &token, connections, duration);
                 if load.errors > 0 {
                     eprintln!("{} {}: {} errors", op.name(), KINDS[k].name(), load.errors);
+                    failed[o][k] = true;
                 }
                 rates[o][k].push(load.per_second());
                 latencies[o][k].extend(load.latencies);
-                if wrk_path.is_some()
-                    && let Some(rate) = wrk(server.url(), op, &token, connections, seconds)
-                {
-                    wrk_rates[o][k].push(rate);
+                if wrk_path.is_some() {
+                    let token = session();
+                    match wrk(server.url(), op, &token, connections, seconds) {
+                        Some(rate) => wrk_rates[o][k].push(rate),
+                        None => failed[o][k] = true,
+                    }
                 }
             }
         }
@@ -583,6 +605,9 @@ fn main() {
     );
     println!("|---|---|---:|---:|---:|---:|---:|");
     for (o, op) in OPS.iter().enumerate() {
+        if !ops.contains(op) {
+            continue;
+        }
         let mock_rate = common::median(&rates[o][0]);
         let mock_wrk = common::median(&wrk_rates[o][0]);
         for (k, kind) in KINDS.iter().enumerate() {
@@ -599,8 +624,14 @@ fn main() {
                     "-".to_owned()
                 }
             };
+            // A pair whose load saw errors is marked: its rate counts only the good answers.
+            let mark = if failed[o][k] {
+                " (errors, see above)"
+            } else {
+                ""
+            };
             println!(
-                "| {} | {} | {rate:.0} | {p50:.0} / {p99:.0} | {} | {} | {} |",
+                "| {} | {}{mark} | {rate:.0} | {p50:.0} / {p99:.0} | {} | {} | {} |",
                 op.name(),
                 kind.name(),
                 ratio(mock_rate, rate),

@@ -135,8 +135,19 @@ pub fn compare_with_listing(
 ) -> Disagreement {
     let strict = filters.compile(false);
     let loose = filters.compile(true);
-    let must: BTreeSet<&Item> = listing.iter().filter(|i| strict.matches(i)).collect();
-    let may: BTreeSet<&Item> = listing.iter().filter(|i| loose.matches(i)).collect();
+    let (mut must, mut may) = (Vec::new(), Vec::new());
+    for item in listing {
+        // A strict match is a loose one too, so only the others are matched twice.
+        if strict.matches(item) {
+            must.push(item);
+            may.push(item);
+        } else if loose.matches(item) {
+            may.push(item);
+        }
+    }
+    // Collected at once, the sets are sorted and built in bulk, not item by item.
+    let must: BTreeSet<&Item> = must.into_iter().collect();
+    let may: BTreeSet<&Item> = may.into_iter().collect();
     let answered: BTreeSet<&Item> = found.iter().collect();
     Disagreement {
         missing: must.difference(&answered).map(|i| (*i).clone()).collect(),
