@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 use flate2::write::MultiGzDecoder;
 use reqwest::Url;
 
+/// How long a connection may idle in the pool before it is closed rather than reused.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// How the client talks to the target.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -214,7 +217,12 @@ impl std::error::Error for HttpError {}
 /// Sends requests to one target.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
-    client: reqwest::Client,
+    /// Keeps connections open between requests: a new connection per request costs about as
+    /// much as the whole suite's checks.
+    pooled: reqwest::Client,
+    /// Opens a connection for each request; used to send a request again when a pooled
+    /// connection turned out to be closed (see `send`).
+    fresh: tokio::sync::OnceCell<reqwest::Client>,
     base: Url,
     settings: HttpSettings,
 }
@@ -223,25 +231,19 @@ impl HttpClient {
     /// Builds a client for the target at `base` (an `http://` or `https://` URL).
     pub fn new(base: &Url, settings: HttpSettings) -> Result<Self, HttpError> {
         install_crypto_provider();
-        let client = reqwest::Client::builder()
-            // A pooled connection that the daemon closed while idle fails the next request
-            // on it; a daemon may close idle connections as soon as it likes, so every
-            // request gets a connection of its own.
-            .pool_max_idle_per_host(0)
-            .connect_timeout(settings.connect_limit())
-            .timeout(settings.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            // Bodies are decoded here, where the cap and the report can see the coding.
-            .no_gzip()
-            .no_proxy()
-            .tls_danger_accept_invalid_certs(settings.insecure)
-            .build()
-            .map_err(|e| HttpError::BadRequest(error_chain(&e)))?;
         Ok(Self {
-            client,
+            pooled: build_client(base, &settings, true)?,
+            fresh: tokio::sync::OnceCell::new(),
             base: base.clone(),
             settings,
         })
+    }
+
+    /// The client that opens a connection per request, built the first time one is needed.
+    async fn fresh(&self) -> Result<&reqwest::Client, HttpError> {
+        self.fresh
+            .get_or_try_init(|| async { build_client(&self.base, &self.settings, false) })
+            .await
     }
 
     /// The target URL.
@@ -250,11 +252,43 @@ impl HttpClient {
     }
 
     /// Sends one request and reads the whole answer, within the timeout.
+    ///
+    /// The request goes out on a pooled connection. If that connection breaks before any
+    /// answer arrives, the daemon most likely closed it while it sat idle, before the request
+    /// reached it, so the request is sent once more on a new connection, within what is left
+    /// of the timeout; what that second attempt gets is the answer. A daemon that breaks every
+    /// connection still gets that reported, from a connection of its own.
     pub async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {
+        let started = Instant::now();
+        // reqwest's own timeout covers the same span; this outer one also bounds anything
+        // reqwest might not (decoding, say), so a request never outlives its timeout by much.
+        let deadline = started + self.settings.timeout + Duration::from_millis(250);
+        let first = self.attempt(&self.pooled, request, started, deadline).await;
+        match first {
+            Err(HttpError::Broken { progress: None, .. })
+                if deadline.saturating_duration_since(Instant::now()) > Duration::ZERO =>
+            {
+                self.attempt(self.fresh().await?, request, started, deadline)
+                    .await
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// One attempt at `request` on `client`, ending by `deadline`.
+    async fn attempt(
+        &self,
+        client: &reqwest::Client,
+        request: &HttpRequest,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<HttpResponse, HttpError> {
         let url = join(&self.base, &request.path);
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| HttpError::BadRequest(format!("invalid method {:?}", request.method)))?;
-        let mut builder = self.client.request(method, url);
+        let mut builder = client
+            .request(method, url)
+            .timeout((started + self.settings.timeout).saturating_duration_since(Instant::now()));
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
@@ -262,7 +296,6 @@ impl HttpClient {
             builder = builder.body(body.clone());
         }
 
-        let started = Instant::now();
         let cap = self.settings.max_body;
         // How far the answer got, kept outside the exchange so that a timeout can say it.
         let mut progress: Option<Progress> = None;
@@ -312,10 +345,7 @@ impl HttpClient {
                 elapsed: started.elapsed(),
             })
         };
-        // reqwest's own timeout covers the same span; this outer one also bounds anything
-        // reqwest might not (decoding, say), so a request never outlives its timeout by much.
-        let limit = self.settings.timeout + Duration::from_millis(250);
-        let outcome = tokio::time::timeout(limit, exchange).await;
+        let outcome = tokio::time::timeout_at(deadline.into(), exchange).await;
         outcome.unwrap_or(Err(HttpError::Timeout {
             after: self.settings.timeout,
             progress,
@@ -330,7 +360,7 @@ impl HttpClient {
             .settings
             .timeout
             .min(self.settings.connect_limit() + Duration::from_secs(1));
-        let probe = self.client.get(join(&self.base, "/")).timeout(limit).send();
+        let probe = self.pooled.get(join(&self.base, "/")).timeout(limit).send();
         match tokio::time::timeout(limit + Duration::from_millis(250), probe).await {
             Ok(Err(error)) if error.is_connect() => Err(self.classify(&error, None)),
             _ => Ok(()),
@@ -398,6 +428,38 @@ impl HttpClient {
             _ => detail,
         }
     }
+}
+
+/// A client for the target at `base`, which keeps idle connections if `pool` says so.
+fn build_client(
+    base: &Url,
+    settings: &HttpSettings,
+    pool: bool,
+) -> Result<reqwest::Client, HttpError> {
+    let builder = reqwest::Client::builder();
+    let builder = if pool {
+        // Daemons may close idle connections whenever they like; the shorter a connection
+        // idles here, the less often a request meets one closed under it.
+        builder.pool_idle_timeout(POOL_IDLE_TIMEOUT)
+    } else {
+        builder.pool_max_idle_per_host(0)
+    };
+    let builder = if base.scheme() == "https" {
+        builder.tls_danger_accept_invalid_certs(settings.insecure)
+    } else {
+        // Redirects are not followed, so a plain HTTP target never needs TLS: an empty set of
+        // roots spares reading the system's certificates, a good part of a short run.
+        builder.tls_certs_only([])
+    };
+    builder
+        .connect_timeout(settings.connect_limit())
+        .timeout(settings.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        // Bodies are decoded here, where the cap and the report can see the coding.
+        .no_gzip()
+        .no_proxy()
+        .build()
+        .map_err(|e| HttpError::BadRequest(error_chain(&e)))
 }
 
 /// An answer body as it arrives: kept as it came, or gzip-decoded on the way; never more than
