@@ -29,6 +29,24 @@ pub(crate) fn handshake(faults: &Faults, token: String) -> Response {
     misrender(faults, answer)
 }
 
+/// The `ConnectionQueryResponse` listing connections already rendered as JSON, and how many
+/// it lists: the answer of a mock that commits no answer fault.
+pub(crate) fn query_rendered<'a>(found: impl Iterator<Item = &'a str>) -> (Response, usize) {
+    let mut body = String::from(r#"{"found":["#);
+    let mut count = 0;
+    for connection in found {
+        if count > 0 {
+            body.push(',');
+        }
+        body.push_str(connection);
+        count += 1;
+    }
+    body.push_str("]}");
+    let content_type = HeaderValue::from_static("application/json");
+    let response = (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body);
+    (response.into_response(), count)
+}
+
 /// The `ConnectionQueryResponse` listing `found`.
 pub(crate) fn query(faults: &Faults, found: &[&Connection]) -> Response {
     if !faults.any_at(Hook::Answer) {
@@ -144,6 +162,21 @@ mod tests {
         assert_eq!(
             text(handshake(&Faults::default(), "t".into())).await,
             r#"{"token":"t"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn rendered_answers_are_the_serialized_ones() {
+        let store = super::super::store::ConnectionStore::default_fixture();
+        let all: Vec<&Connection> = store.connections().iter().collect();
+        let (rendered, count) = query_rendered((0..all.len()).map(|i| store.rendered(i)));
+        assert_eq!(count, all.len());
+        let serialized = text(query(&Faults::default(), &all)).await;
+        assert_eq!(text(rendered).await, serialized);
+        let (empty, count) = query_rendered(std::iter::empty());
+        assert_eq!(
+            (text(empty).await, count),
+            (r#"{"found":[]}"#.to_owned(), 0)
         );
     }
 

@@ -249,11 +249,17 @@ async fn body_limits(State(limit): State<Duration>, request: Request, next: Next
         return closing(ApiError::BodyTooLarge);
     }
 
+    // An empty body cannot stall.
+    if http_body::Body::is_end_stream(request.body()) {
+        return next.run(request).await;
+    }
     let expired = Arc::new(AtomicBool::new(false));
+    let until = tokio::time::Instant::now() + limit;
     let request = request.map(|body| {
         Body::new(DeadlineBody {
             inner: body,
-            deadline: Box::pin(tokio::time::sleep(limit)),
+            until,
+            timer: None,
             expired: Arc::clone(&expired),
         })
     });
@@ -278,7 +284,10 @@ fn closing(error: ApiError) -> Response {
 /// A request body that fails once its deadline has passed, and says so through `expired`.
 struct DeadlineBody {
     inner: Body,
-    deadline: Pin<Box<Sleep>>,
+    until: tokio::time::Instant,
+    /// Set the first time the body has to be waited for: most bodies arrive with their
+    /// headers, and a timer for each of them would cost every request.
+    timer: Option<Pin<Box<Sleep>>>,
     expired: Arc<AtomicBool>,
 }
 
@@ -307,7 +316,11 @@ impl http_body::Body for DeadlineBody {
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
             return Poll::Ready(frame);
         }
-        if this.deadline.as_mut().poll(cx).is_ready() {
+        let until = this.until;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+        if timer.as_mut().poll(cx).is_ready() {
             this.expired.store(true, Ordering::Relaxed);
             return Poll::Ready(Some(Err(axum::Error::new(BodyTimedOut))));
         }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::answer;
 use super::error::{ApiError, Refusal, json_response};
-use super::fault::Fault;
+use super::fault::{Fault, Hook};
 use super::filter::QueryFilters;
 use super::request::{AuthMethod, HandshakeRequest, OpenRequest, QueryRequest};
 use super::state::MockState;
@@ -25,11 +25,15 @@ const PATH_ECHO_LIMIT: usize = 200;
 /// The mock daemon's routes over `state`, ready to serve or to drive without a socket.
 ///
 /// Paths match exactly (`/handshakeX` and `/handshake/` are 404); a known path with another
-/// method than `POST` is 405. The outermost layer is the transport hook of the faults, which
-/// passes everything through unchanged when the mock commits none.
+/// method than `POST` is 405. When the mock commits a transport fault, the outermost layer is
+/// the transport hook of the faults.
 pub fn router(state: MockState) -> Router {
-    let transport = middleware::from_fn_with_state(state.clone(), transport::layer);
-    Router::new()
+    // The layer costs every request a boxed future; left out when it would do nothing.
+    let transport = state
+        .faults()
+        .any_at(Hook::Transport)
+        .then(|| middleware::from_fn_with_state(state.clone(), transport::layer));
+    let routes = Router::new()
         .route("/handshake", post(handshake).fallback(method_not_allowed))
         .route(
             "/connection/query",
@@ -40,8 +44,11 @@ pub fn router(state: MockState) -> Router {
             post(daemon_open).fallback(method_not_allowed),
         )
         .fallback(unknown_path)
-        .with_state(state)
-        .layer(transport)
+        .with_state(state);
+    match transport {
+        Some(transport) => routes.layer(transport),
+        None => routes,
+    }
 }
 
 async fn handshake(
@@ -94,13 +101,19 @@ async fn connection_query(
     let request = QueryRequest::parse(&read_body(body)?, state.faults())?;
 
     let filters = QueryFilters::compile(&request, state.faults(), state.case_insensitive())?;
-    let found: Vec<_> = state
-        .store()
+    let store = state.store();
+    let found = store
         .connections()
         .iter()
-        .filter(|c| filters.matches(c))
-        .collect();
+        .enumerate()
+        .filter(|(_, c)| filters.matches(c));
 
+    if !state.faults().any_at(Hook::Answer) {
+        let (answer, count) = answer::query_rendered(found.map(|(index, _)| store.rendered(index)));
+        tracing::debug!(found = count, "connection query answered");
+        return Ok(answer);
+    }
+    let found: Vec<_> = found.map(|(_, c)| c).collect();
     tracing::debug!(found = found.len(), "connection query answered");
     Ok(answer::query(state.faults(), &found))
 }

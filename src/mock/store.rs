@@ -29,6 +29,9 @@ pub struct Connection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionStore {
     connections: Vec<Connection>,
+    /// Each connection as JSON, in the same order: rendered once here, since rendering it for
+    /// every answer is most of what a query costs the mock.
+    rendered: Vec<Box<str>>,
 }
 
 /// The fixture file: `{"connections": [...]}`.
@@ -67,8 +70,19 @@ impl ConnectionStore {
     /// [`StoreError::Parse`] or [`StoreError::Invalid`], as [`load`](Self::load) gives them.
     pub fn from_json(text: &str) -> Result<ConnectionStore, StoreError> {
         let file: StoreFile = serde_json::from_str(text).map_err(StoreError::parse)?;
+        let rendered = file
+            .connections
+            .iter()
+            .map(|c| {
+                // Four string fields always serialize; a failure would be a serde_json bug.
+                serde_json::to_string(c)
+                    .expect("a connection serializes")
+                    .into_boxed_str()
+            })
+            .collect();
         let store = ConnectionStore {
             connections: file.connections,
+            rendered,
         };
         store.validate()?;
         Ok(store)
@@ -77,6 +91,11 @@ impl ConnectionStore {
     /// The stored connections, in fixture order.
     pub fn connections(&self) -> &[Connection] {
         &self.connections
+    }
+
+    /// The JSON of the connection at `index` in [`connections`](Self::connections).
+    pub(crate) fn rendered(&self, index: usize) -> &str {
+        &self.rendered[index]
     }
 
     /// The connections whose category, name and type all match, in store order.
