@@ -206,6 +206,13 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{text:?} is not a whole number of at least 1")),
+    }
+}
+
 /// Options of the standalone mock.
 #[derive(Debug, Clone, Args)]
 pub struct MockArgs {
@@ -233,6 +240,20 @@ pub struct MockArgs {
     /// Print the catalogue of seeded faults, name and description, and exit.
     #[arg(long)]
     pub list_faults: bool,
+    /// The most sessions open at once; a handshake beyond it ends the oldest session.
+    #[arg(long, default_value_t = crate::mock::DEFAULT_MAX_SESSIONS, value_name = "N",
+          value_parser = at_least_one)]
+    pub max_sessions: usize,
+    /// Seconds a client may take to send a request's line and headers; then the connection
+    /// closes.
+    #[arg(long, default_value_t = crate::mock::DEFAULT_READ_TIMEOUT.as_secs_f64(),
+          value_name = "SECS", value_parser = positive_seconds)]
+    pub header_timeout: f64,
+    /// Seconds a client may take to send a request's body once its headers are in; then it
+    /// gets 408 and the connection closes.
+    #[arg(long, default_value_t = crate::mock::DEFAULT_READ_TIMEOUT.as_secs_f64(),
+          value_name = "SECS", value_parser = positive_seconds)]
+    pub body_timeout: f64,
 }
 
 /// Options of the mutation score.
@@ -292,6 +313,33 @@ mod tests {
         };
         assert_eq!(mock.bind, IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert_eq!(mock.port, 0);
+        assert_eq!(mock.max_sessions, crate::mock::DEFAULT_MAX_SESSIONS);
+        assert_eq!(mock.header_timeout, 10.0);
+    }
+
+    #[test]
+    fn mock_limits_are_options_and_zero_is_refused() {
+        let cli = parse(&[
+            "mock",
+            "--max-sessions",
+            "2",
+            "--header-timeout",
+            "0.5",
+            "--body-timeout",
+            "3",
+        ]);
+        let Some(Command::Mock(mock)) = cli.command else {
+            panic!("not mock")
+        };
+        assert_eq!(
+            (mock.max_sessions, mock.header_timeout, mock.body_timeout),
+            (2, 0.5, 3.0)
+        );
+        for bad in [["--max-sessions", "0"], ["--body-timeout", "0"]] {
+            let args = ["xpipe-conformance", "mock", bad[0], bad[1]];
+            let error = Cli::try_parse_args(args).unwrap_err().to_string();
+            assert!(error.contains(bad[0]), "{error}");
+        }
     }
 
     #[test]

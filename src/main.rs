@@ -241,6 +241,9 @@ fn serve_mock(args: &MockArgs) -> u8 {
     config.store = store;
     config.case_insensitive = args.case_insensitive;
     config.faults = args.faults.iter().copied().collect();
+    config.max_sessions = args.max_sessions;
+    config.header_read_timeout = Duration::from_secs_f64(args.header_timeout);
+    config.body_read_timeout = Duration::from_secs_f64(args.body_timeout);
 
     runtime.block_on(async {
         let mock = match MockDaemon::start(config).await {
