@@ -30,6 +30,10 @@ use xpipe_conformance::mock::{Connection, ConnectionStore, MockConfig, MockState
 use xpipe_conformance::runner::derive::{self, QueryFilters};
 use xpipe_conformance::schema::SchemaSet;
 
+/// The binary's allocator, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SIZES: &[usize] = &[1_000, 10_000, 100_000];
 const API_KEY: &str = "bench-key";
 
