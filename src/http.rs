@@ -8,11 +8,14 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::io::Write as _;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
 use flate2::write::MultiGzDecoder;
 use reqwest::Url;
+use serde_json::Value;
+
+use crate::budget::{FREE_ALLOWANCE, MemoryBudget, Reservation, parsed_size_estimate};
 
 /// How long a connection may idle in the pool before it is closed rather than reused.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -81,6 +84,22 @@ pub struct HttpResponse {
     pub body: Vec<u8>,
     /// From sending the request to the last byte of the answer.
     pub elapsed: Duration,
+    /// Why the body is not to be parsed as JSON: parsing it would take more memory than the
+    /// run's whole budget (see [`crate::budget`]).
+    pub too_large_to_parse: Option<String>,
+    /// The part of the run's memory budget this answer holds, for its body and for parsing
+    /// it; given back when the last copy of the answer is dropped.
+    pub reservation: Option<Arc<Reservation>>,
+}
+
+impl HttpResponse {
+    /// The body parsed as JSON, or why it is not: it is not JSON, or it is too large to parse.
+    pub fn json(&self) -> Result<Value, String> {
+        if let Some(why) = &self.too_large_to_parse {
+            return Err(why.clone());
+        }
+        serde_json::from_slice(&self.body).map_err(|e| format!("the body is not JSON: {e}"))
+    }
 }
 
 /// How far an answer had come when it stopped coming.
@@ -151,6 +170,13 @@ pub enum HttpError {
     },
     /// The request could not be built (a bad header name or value, say).
     BadRequest(String),
+    /// Other answers in flight held the run's memory budget until the timeout.
+    NoMemory {
+        /// The bytes this answer needed in all.
+        needed: usize,
+        /// The run's whole budget.
+        budget: usize,
+    },
 }
 
 impl fmt::Display for HttpError {
@@ -208,6 +234,14 @@ impl fmt::Display for HttpError {
                  decoding it fails with {detail}"
             ),
             HttpError::BadRequest(detail) => write!(f, "cannot build the request: {detail}"),
+            HttpError::NoMemory { needed, budget } => write!(
+                f,
+                "no memory for the answer within the timeout: it needs {} and the answers in \
+                 flight held the rest of the run's budget of {} ({} times --max-body)",
+                mib(*needed),
+                mib(*budget),
+                crate::budget::BUDGET_PER_BODY_CAP
+            ),
         }
     }
 }
@@ -225,6 +259,7 @@ pub struct HttpClient {
     fresh: tokio::sync::OnceCell<reqwest::Client>,
     base: Url,
     settings: HttpSettings,
+    budget: MemoryBudget,
 }
 
 impl HttpClient {
@@ -235,6 +270,7 @@ impl HttpClient {
             pooled: build_client(base, &settings, true)?,
             fresh: tokio::sync::OnceCell::new(),
             base: base.clone(),
+            budget: MemoryBudget::for_body_cap(settings.max_body),
             settings,
         })
     }
@@ -299,6 +335,9 @@ impl HttpClient {
         let cap = self.settings.max_body;
         // How far the answer got, kept outside the exchange so that a timeout can say it.
         let mut progress: Option<Progress> = None;
+        // Waiting for memory ends a little before the timeout, so that it is what is reported.
+        let memory_deadline = deadline - Duration::from_millis(100).min(self.settings.timeout / 4);
+        let mut reservation = self.budget.reservation();
         let exchange = async {
             let mut response = builder.send().await.map_err(|e| self.classify(&e, None))?;
             let header = |name| {
@@ -333,8 +372,33 @@ impl HttpClient {
             {
                 so_far.body_bytes += chunk.len() as u64;
                 body.push(&chunk)?;
+                if body.held() > FREE_ALLOWANCE && reservation.bytes() == 0 {
+                    // The whole cap at once: see `crate::budget` for why not piece by piece.
+                    self.reserve(&mut reservation, cap, memory_deadline).await?;
+                    body.take_whole_cap();
+                }
             }
-            let (body, encoded_size) = body.finish()?;
+            let (mut body, encoded_size) = body.finish()?;
+            // A body that took the whole cap's room gives back what it did not fill.
+            body.shrink_to_fit();
+            // Reserved before the answer is handed on, so that the checks that parse it stay
+            // within the budget too.
+            let parsed = parsed_size_estimate(&body);
+            let too_large_to_parse = if body.capacity() + parsed > self.budget.bytes() {
+                Some(format!(
+                    "the body is too large to check: parsed as JSON it could take up to {}, more \
+                     than the run's memory budget of {} ({} times --max-body)",
+                    mib(parsed),
+                    mib(self.budget.bytes()),
+                    crate::budget::BUDGET_PER_BODY_CAP
+                ))
+            } else {
+                self.reserve(&mut reservation, body.capacity() + parsed, memory_deadline)
+                    .await?;
+                None
+            };
+            reservation
+                .shrink_to(body.capacity() + too_large_to_parse.as_ref().map_or(parsed, |_| 0));
             Ok(HttpResponse {
                 status,
                 content_type,
@@ -343,13 +407,34 @@ impl HttpClient {
                 location,
                 body,
                 elapsed: started.elapsed(),
+                too_large_to_parse,
+                reservation: None,
             })
         };
         let outcome = tokio::time::timeout_at(deadline.into(), exchange).await;
-        outcome.unwrap_or(Err(HttpError::Timeout {
+        let mut response = outcome.unwrap_or(Err(HttpError::Timeout {
             after: self.settings.timeout,
             progress,
-        }))
+        }))?;
+        response.reservation = Some(Arc::new(reservation));
+        Ok(response)
+    }
+
+    /// Grows `reservation` to `bytes`, waiting for other answers until `deadline`.
+    async fn reserve(
+        &self,
+        reservation: &mut Reservation,
+        bytes: usize,
+        deadline: Instant,
+    ) -> Result<(), HttpError> {
+        let no_memory = || HttpError::NoMemory {
+            needed: bytes,
+            budget: self.budget.bytes(),
+        };
+        match tokio::time::timeout_at(deadline.into(), reservation.grow_to(bytes)).await {
+            Ok(true) => Ok(()),
+            Ok(false) | Err(_) => Err(no_memory()),
+        }
     }
 
     /// Opens one connection the way requests do (TCP, and TLS for an `https` target) and asks
@@ -462,6 +547,21 @@ fn build_client(
         .map_err(|e| HttpError::BadRequest(error_chain(&e)))
 }
 
+/// Makes room in `bytes` for `more`, doubling as a `Vec` does but never past `cap`, so that the
+/// memory a body takes stays within what it reserved.
+fn grow_within(bytes: &mut Vec<u8>, more: usize, cap: usize) {
+    let needed = bytes.len() + more;
+    if needed > bytes.capacity() {
+        let target = (bytes.capacity() * 2).max(needed).min(cap.max(needed));
+        bytes.reserve_exact(target - bytes.len());
+    }
+}
+
+/// `bytes` in MiB, for messages.
+fn mib(bytes: usize) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
 /// An answer body as it arrives: kept as it came, or gzip-decoded on the way; never more than
 /// the cap, neither as it came nor decoded.
 enum BodySink {
@@ -508,6 +608,7 @@ impl BodySink {
                         overflow: Overflow::Received,
                     });
                 }
+                grow_within(bytes, chunk.len(), *cap);
                 bytes.extend_from_slice(chunk);
                 Ok(())
             }
@@ -530,6 +631,25 @@ impl BodySink {
                     .write_all(chunk)
                     .map_err(|e| decode_error(decoder, encoding, *cap, &e))
             }
+        }
+    }
+
+    /// Makes room for the whole cap in one allocation, which the body then fills without
+    /// moving: growing by doubling would hold the old and the new buffer at once, half as much
+    /// again as was reserved. Pages the body never fills are never touched.
+    fn take_whole_cap(&mut self) {
+        let (buffer, cap) = match self {
+            BodySink::Plain { bytes, cap } => (bytes, *cap),
+            BodySink::Gzip { decoder, cap, .. } => (&mut decoder.get_mut().bytes, *cap),
+        };
+        buffer.reserve_exact(cap.saturating_sub(buffer.len()));
+    }
+
+    /// The memory the body takes so far.
+    fn held(&self) -> usize {
+        match self {
+            BodySink::Plain { bytes, .. } => bytes.capacity(),
+            BodySink::Gzip { decoder, .. } => decoder.get_ref().bytes.capacity(),
         }
     }
 
@@ -594,6 +714,7 @@ impl std::io::Write for CappedBuffer {
             self.overflowed = true;
             return Err(std::io::Error::other("the decoded body passes the cap"));
         }
+        grow_within(&mut self.bytes, data.len(), self.cap);
         self.bytes.extend_from_slice(data);
         Ok(data.len())
     }

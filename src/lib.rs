@@ -3,6 +3,7 @@
 //! The crate loads declarative cases and JSON Schemas at run time, runs the cases against a
 //! daemon (or the embedded mock daemon) and reports one libtest-mimic trial per case.
 
+pub mod budget;
 pub mod case;
 pub mod cli;
 pub mod compare;
