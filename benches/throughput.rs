@@ -43,6 +43,11 @@ use tokio::net::{TcpListener, TcpStream};
 
 use xpipe_conformance::mock::{ConnectionStore, MockConfig, MockDaemon};
 
+/// The mock binary's allocator, for the bare servers too: the comparison is of the work done
+/// per request, not of allocators.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const API_KEY: &str = "bench-throughput-key";
 /// Most requests one connection sends in one measurement, whatever the time.
 const MAX_REQUESTS_PER_CONNECTION: u64 = 10_000_000;
