@@ -115,7 +115,9 @@ fn run(mut args: RunArgs) -> u8 {
             say(&format!("\n---- {} ----\n{}", finding.case, finding.report));
         }
     }
-    if !listing_only && conclusion.num_passed + conclusion.num_failed == 0 {
+    // A should case that failed without --strict ran too, though libtest counts it as ignored.
+    let ran = conclusion.num_passed + conclusion.num_failed + findings.len() as u64;
+    if !listing_only && ran == 0 {
         // A filter or tag that selects nothing would otherwise pass having checked nothing.
         eprintln!(
             "error: no case ran: the filter, --tag, --skip-tag or --ignored selected none \

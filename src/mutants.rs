@@ -1,9 +1,10 @@
 //! The mutation score: the whole suite run against the embedded mock once per seeded fault (and
 //! once without), to show which violations of the document some `must` case catches.
 //!
-//! Suites run on their own threads, at most as many at once as the machine has cores; each
-//! builds its own runtime and mock. A short request timeout keeps faults that stall answers
-//! from stretching the run.
+//! The cases are loaded and the schemas compiled once, for every run. Suites run on their own
+//! threads, at most as many at once as the machine has cores, plus one thread for each fault
+//! that stalls answers, since those runs mostly wait; each run builds its own runtime and mock.
+//! A short request timeout keeps faults that stall answers from stretching the run.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -16,7 +17,9 @@ use std::time::{Duration, Instant};
 use crate::case::Level;
 use crate::http::HttpSettings;
 use crate::mock::Fault;
-use crate::suite::{CaseVerdict, Outcome, SetupError, Suite, SuiteConfig, default_dir};
+use crate::suite::{
+    CaseVerdict, Outcome, PreparedCases, SetupError, Suite, SuiteConfig, default_dir,
+};
 
 /// How many catching cases the table names before it counts the rest.
 const NAMED_CASES: usize = 3;
@@ -43,7 +46,9 @@ pub struct MutantsConfig {
     pub timeout: Duration,
     /// Whether a fault that only `should` cases catch counts as caught.
     pub strict: bool,
-    /// How many suites run at once; the machine's available parallelism when `None`.
+    /// How many suites run at once, besides those against faults that stall answers (which
+    /// mostly wait, each on a thread of its own); the machine's available parallelism when
+    /// `None`.
     pub parallelism: Option<usize>,
     /// The case folder.
     pub cases_dir: PathBuf,
@@ -89,7 +94,7 @@ pub struct MutantResult {
     pub must_cases: Vec<String>,
     /// The `should` cases that failed, in the same order.
     pub should_cases: Vec<String>,
-    /// How long preparing and running the suite took.
+    /// How long binding the suite to its mock and running it took (the cases load once, before).
     pub elapsed: Duration,
 }
 
@@ -111,7 +116,7 @@ pub struct CleanRun {
     pub failures: Vec<CaseVerdict>,
     /// How many cases passed.
     pub passed: usize,
-    /// How long preparing and running the suite took.
+    /// How long binding the suite to its mock and running it took (the cases load once, before).
     pub elapsed: Duration,
 }
 
@@ -124,7 +129,7 @@ pub struct MutationReport {
     pub mutants: Vec<MutantResult>,
     /// Whether `should` cases count as catching.
     pub strict: bool,
-    /// How many suites ran at once.
+    /// How many suites ran at once, besides those against faults that stall answers.
     pub parallelism: usize,
     /// The wall-clock time of the whole measurement.
     pub elapsed: Duration,
@@ -274,31 +279,43 @@ pub fn run(config: &MutantsConfig) -> Result<MutationReport, SetupError> {
     let jobs: Vec<Option<Fault>> = std::iter::once(None)
         .chain(faults.iter().copied().map(Some))
         .collect();
-    // Faults that stall answers take the longest: start them first, so that the other threads
-    // work through the quick ones meanwhile instead of waiting for them at the end.
-    let mut order: Vec<usize> = (0..jobs.len()).collect();
-    order.sort_by_key(|&index| !jobs[index].is_some_and(stalls));
+    // Runs against faults that stall answers mostly wait for timeouts: each gets a thread of its
+    // own, beside the threads that share the other runs, instead of holding one of those.
+    let (waiting, working): (Vec<usize>, Vec<usize>) =
+        (0..jobs.len()).partition(|&index| jobs[index].is_some_and(stalls));
+    // Every run checks with the same cases; cases that do not load fail the whole measurement.
+    let prepared = PreparedCases::load(&suite_config(config, None))?;
     let available = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    let parallelism = config.parallelism.unwrap_or(available).clamp(1, jobs.len());
+    let parallelism = config
+        .parallelism
+        .unwrap_or(available)
+        .clamp(1, working.len());
     tracing::info!(
         runs = jobs.len(),
         parallelism,
+        stalling = waiting.len(),
         "running the suite once per fault"
     );
 
-    // A shared cursor hands out the jobs; each thread runs one whole suite at a time.
-    let next = AtomicUsize::new(0);
     let outcomes: Mutex<Vec<Option<SuiteRun>>> = Mutex::new(jobs.iter().map(|_| None).collect());
+    let run_job = |index: usize| {
+        let fault = jobs[index];
+        let outcome = run_suite(config, &prepared, fault);
+        if let Some(fault) = fault {
+            tracing::info!(fault = %fault, elapsed = ?outcome.elapsed, "suite run done");
+        }
+        outcomes.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(outcome);
+    };
+    // A shared cursor hands out the working jobs; each thread runs one whole suite at a time.
+    let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
+        for &index in &waiting {
+            scope.spawn(move || run_job(index));
+        }
         for _ in 0..parallelism {
             scope.spawn(|| {
-                while let Some(&index) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let fault = jobs[index];
-                    let outcome = run_suite(config, fault);
-                    if let Some(fault) = fault {
-                        tracing::info!(fault = %fault, elapsed = ?outcome.elapsed, "suite run done");
-                    }
-                    outcomes.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(outcome);
+                while let Some(&index) = working.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    run_job(index);
                 }
             });
         }
@@ -365,7 +382,8 @@ struct SuiteRun {
     elapsed: Duration,
 }
 
-fn run_suite(config: &MutantsConfig, fault: Option<Fault>) -> SuiteRun {
+/// The configuration of the run against the mock with `fault`, or without one.
+fn suite_config(config: &MutantsConfig, fault: Option<Fault>) -> SuiteConfig {
     let timeout = match fault {
         Some(_) => config.timeout,
         None => config.timeout.max(CLEAN_TIMEOUT),
@@ -374,7 +392,7 @@ fn run_suite(config: &MutantsConfig, fault: Option<Fault>) -> SuiteRun {
         Some(fault) if stalls(fault) => STALLED_CASES_AT_ONCE,
         _ => CASES_AT_ONCE,
     };
-    let suite_config = SuiteConfig {
+    SuiteConfig {
         http: HttpSettings {
             timeout,
             connect_timeout: timeout.min(Duration::from_secs(3)),
@@ -385,10 +403,18 @@ fn run_suite(config: &MutantsConfig, fault: Option<Fault>) -> SuiteRun {
         mock_faults: fault.into_iter().collect(),
         concurrency,
         ..SuiteConfig::default()
-    };
+    }
+}
+
+fn run_suite(config: &MutantsConfig, prepared: &PreparedCases, fault: Option<Fault>) -> SuiteRun {
     let started = Instant::now();
-    let verdicts = Suite::prepare(suite_config).map(|suite| {
-        let verdicts = suite.verdicts();
+    let verdicts = Suite::prepare_with(suite_config(config, fault), prepared).map(|suite| {
+        // A fault is judged by which cases fail, not by why: shrinking a failing generated
+        // case would only cost requests. The faithful mock's failures keep their full reports.
+        let verdicts = match fault {
+            Some(_) => suite.verdicts_without_shrinking(),
+            None => suite.verdicts(),
+        };
         suite.shutdown();
         verdicts
     });

@@ -1,5 +1,8 @@
 //! Prepares a run (schemas, cases, target, credentials, probe) and turns its cases into
 //! libtest-mimic trials; shared by the command line and the `suite` test target.
+//!
+//! Loading ([`PreparedCases`]) is apart from binding to a target ([`Suite`]), so that many runs
+//! (one per seeded fault, say) parse the case files and compile the schemas once.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -161,6 +164,16 @@ pub struct CaseTrace {
     pub exchanges: Vec<crate::runner::Exchange>,
 }
 
+impl From<CaseTrace> for CaseVerdict {
+    fn from(trace: CaseTrace) -> Self {
+        Self {
+            name: trace.name,
+            level: trace.level,
+            outcome: trace.outcome,
+        }
+    }
+}
+
 impl CaseTrace {
     fn without_exchanges(name: String, level: Level, outcome: Outcome) -> Self {
         Self {
@@ -169,6 +182,90 @@ impl CaseTrace {
             outcome,
             exchanges: Vec::new(),
         }
+    }
+}
+
+/// What runs check with, loaded once and shared by every run bound to it: the compiled schemas,
+/// the case files selected by tag, and the generated cases.
+pub struct PreparedCases {
+    /// The compiled models.
+    schemas: Arc<SchemaSet>,
+    /// The case files, selected by tag, sorted by trial name.
+    files: Vec<Result<Case, LoadError>>,
+    /// Where the generator reads the request models.
+    schemas_dir: PathBuf,
+    /// How many cases to generate, and from which seed.
+    generation: Generation,
+    /// Run only cases with one of these tags (all when empty).
+    tags: Vec<String>,
+    /// Leave out cases with any of these tags.
+    skip_tags: Vec<String>,
+    /// The generated cases of each kind of run met so far. Which bodies are drawn depends on
+    /// the kinds of credentials a run has, never on the secrets, so runs against mocks share
+    /// one entry.
+    generated: Mutex<Vec<GeneratedCases>>,
+}
+
+/// The cases generated for runs with one combination of credential kinds.
+struct GeneratedCases {
+    /// Whether the run has an API key and the daemon's auth file.
+    kinds: (bool, bool),
+    /// How many were made, which is less than asked when the models give fewer bodies.
+    made: usize,
+    /// Those the tags select.
+    selected: Vec<Result<Case, LoadError>>,
+}
+
+impl PreparedCases {
+    /// Loads and compiles the schemas and loads the case files of `config`'s folders, keeping
+    /// the cases its tags select; cases are generated later, once a run's credentials are known.
+    pub fn load(config: &SuiteConfig) -> Result<PreparedCases, SetupError> {
+        let schemas =
+            SchemaSet::load(&config.schemas_dir).map_err(|e| SetupError::Load(e.to_string()))?;
+        let files = loader::load_cases(&config.cases_dir, &schemas)
+            .map_err(|e| SetupError::Load(e.to_string()))?;
+        Ok(PreparedCases {
+            schemas: Arc::new(schemas),
+            files: select_by_tags(files, &config.tags, &config.skip_tags),
+            schemas_dir: config.schemas_dir.clone(),
+            generation: Generation {
+                count: config.generated,
+                seed: config.seed,
+            },
+            tags: config.tags.clone(),
+            skip_tags: config.skip_tags.clone(),
+            generated: Mutex::default(),
+        })
+    }
+
+    /// The cases of a run with `credentials`: the case files, then the generated cases, with
+    /// what was generated.
+    fn for_run(&self, credentials: &Credentials) -> (Vec<Result<Case, LoadError>>, Generation) {
+        let kinds = (
+            credentials.api_key.is_some(),
+            credentials.auth_file_content.is_some(),
+        );
+        // Held while generating, so that runs starting together generate once.
+        let mut generated = self.generated.lock().unwrap_or_else(|e| e.into_inner());
+        let index = match generated.iter().position(|g| g.kinds == kinds) {
+            Some(index) => index,
+            None => {
+                let made = self.generation.cases(&self.schemas_dir, credentials);
+                generated.push(GeneratedCases {
+                    kinds,
+                    made: made.len(),
+                    selected: select_by_tags(made, &self.tags, &self.skip_tags),
+                });
+                generated.len() - 1
+            }
+        };
+        let entry = &generated[index];
+        let cases = self.files.iter().chain(&entry.selected).cloned().collect();
+        let generation = Generation {
+            count: entry.made,
+            ..self.generation
+        };
+        (cases, generation)
     }
 }
 
@@ -189,18 +286,22 @@ impl Suite {
     /// Loads schemas and cases, starts the mock or checks that the target answers, and probes
     /// what the target holds.
     pub fn prepare(config: SuiteConfig) -> Result<Suite, SetupError> {
+        let prepared = PreparedCases::load(&config)?;
+        Suite::prepare_with(config, &prepared)
+    }
+
+    /// [`Suite::prepare`] with the schemas and cases already loaded, for many runs that check
+    /// with the same ones. The folders, tags, count and seed `prepared` was loaded with hold;
+    /// `config`'s are not read again.
+    pub fn prepare_with(
+        config: SuiteConfig,
+        prepared: &PreparedCases,
+    ) -> Result<Suite, SetupError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .map_err(|e| SetupError::Mock(format!("cannot start the async runtime: {e}")))?;
-
-        // Load what the run checks with.
-        let schemas =
-            SchemaSet::load(&config.schemas_dir).map_err(|e| SetupError::Load(e.to_string()))?;
-        let cases = loader::load_cases(&config.cases_dir, &schemas)
-            .map_err(|e| SetupError::Load(e.to_string()))?;
-        let mut cases = select_by_tags(cases, &config.tags, &config.skip_tags);
 
         // Find the target: the embedded mock, or the given URL once something listens there.
         let (mock, url, credentials, label) = match &config.target {
@@ -250,18 +351,8 @@ impl Suite {
         let client = HttpClient::new(&url, config.http.clone())
             .map_err(|e| SetupError::Usage(format!("cannot build the HTTP client: {e}")))?;
 
-        // Cases generated from the request models; which ones depends on the credentials.
-        let generation = Generation {
-            count: config.generated,
-            seed: config.seed,
-        };
-        let generated = generation.cases(&config.schemas_dir, &credentials);
-        // What was made, which is less than asked when the models give fewer bodies.
-        let generation = Generation {
-            count: generated.len(),
-            ..generation
-        };
-        cases.extend(select_by_tags(generated, &config.tags, &config.skip_tags));
+        // The generated cases depend on which credentials the target takes.
+        let (cases, generation) = prepared.for_run(&credentials);
 
         let snapshots = match (&config.snapshots, &mock) {
             (Some(dir), _) => Some(dir.clone()),
@@ -274,7 +365,7 @@ impl Suite {
         };
         let mut context = RunContext {
             client,
-            schemas: Arc::new(schemas),
+            schemas: Arc::clone(&prepared.schemas),
             credentials,
             target: TargetFacts {
                 label,
@@ -282,6 +373,7 @@ impl Suite {
                 has_connections: None,
             },
             snapshots: snapshots.map(absolute),
+            redactor: Default::default(),
         };
         context.target.has_connections = runtime.block_on(probe_connections(&context));
         if context.target.has_connections == Some(false) {
@@ -366,19 +458,25 @@ impl Suite {
     /// Runs every case concurrently, outside libtest-mimic, and returns each verdict in case
     /// order. For programs that embed the suite and need to know which case caught what.
     pub fn verdicts(&self) -> Vec<CaseVerdict> {
-        self.traces()
-            .into_iter()
-            .map(|trace| CaseVerdict {
-                name: trace.name,
-                level: trace.level,
-                outcome: trace.outcome,
-            })
-            .collect()
+        let traces = self.run_cases(Shrinking::On);
+        traces.into_iter().map(CaseVerdict::from).collect()
+    }
+
+    /// [`Suite::verdicts`] without shrinking failing generated cases: the same outcomes, but
+    /// their reports lack the smallest failing case file. For callers that only need to know
+    /// which cases fail, since shrinking can take hundreds of requests per case.
+    pub fn verdicts_without_shrinking(&self) -> Vec<CaseVerdict> {
+        let traces = self.run_cases(Shrinking::Off);
+        traces.into_iter().map(CaseVerdict::from).collect()
     }
 
     /// Runs every case concurrently and returns, in case order, each case's verdict and the
     /// exchanges it made; ignored cases and case files that did not load made none.
     pub fn traces(&self) -> Vec<CaseTrace> {
+        self.run_cases(Shrinking::On)
+    }
+
+    fn run_cases(&self, shrinking: Shrinking) -> Vec<CaseTrace> {
         // Bounded, so that a slow machine or a slow target is not also flooded; every case
         // still ends within its requests' timeouts.
         let slots = Arc::new(tokio::sync::Semaphore::new(self.concurrency.max(1)));
@@ -407,11 +505,12 @@ impl Suite {
                         ),
                         None => {
                             let (verdict, exchanges) = context.run_case_traced(&case).await;
-                            let outcome = match verdict {
-                                Ok(()) => Outcome::Passed,
-                                Err(report) => Outcome::Failed(
+                            let outcome = match (verdict, shrinking) {
+                                (Ok(()), _) => Outcome::Passed,
+                                (Err(report), Shrinking::On) => Outcome::Failed(
                                     generate::explain_failure(&context, &case, report).await,
                                 ),
+                                (Err(report), Shrinking::Off) => Outcome::Failed(report),
                             };
                             CaseTrace {
                                 name: case.name.clone(),
@@ -442,8 +541,9 @@ impl Suite {
                 .send(&request)
                 .await
                 .map_err(|e| e.to_string())?;
-            let answer: serde_json::Value = serde_json::from_slice(&response.body)
-                .map_err(|e| format!("the listing is not JSON: {e}"))?;
+            let answer = response
+                .json()
+                .map_err(|why| format!("the listing cannot be read: {why}"))?;
             match answer.get("found") {
                 Some(found) if response.status == 200 => Ok(found.clone()),
                 _ => Err(format!(
@@ -468,6 +568,13 @@ impl Suite {
             self.runtime.block_on(mock.shutdown());
         }
     }
+}
+
+/// Whether a failing generated case is shrunk to the smallest case file that fails alike.
+#[derive(Debug, Clone, Copy)]
+enum Shrinking {
+    On,
+    Off,
 }
 
 /// The most telling line of a failure report: its first listed problem, else its last line.
@@ -568,6 +675,65 @@ async fn probe_connections(context: &RunContext) -> Option<bool> {
     if response.status != 200 {
         return None;
     }
-    let answer: serde_json::Value = serde_json::from_slice(&response.body).ok()?;
+    let answer = response.json().ok()?;
     Some(!answer.get("found")?.as_array()?.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case_names(suite: &Suite) -> Vec<String> {
+        let name = |case: &Result<Case, LoadError>| match case {
+            Ok(case) => case.name.clone(),
+            Err(error) => error.name.clone(),
+        };
+        suite.cases.iter().map(name).collect()
+    }
+
+    #[test]
+    fn runs_sharing_prepared_cases_get_the_cases_of_a_run_prepared_alone() {
+        let alone = Suite::prepare(SuiteConfig::default()).expect("a run against the mock");
+        let prepared = PreparedCases::load(&SuiteConfig::default()).expect("the cases load");
+        let shared: Vec<Suite> = (0..2)
+            .map(|_| Suite::prepare_with(SuiteConfig::default(), &prepared).expect("a run"))
+            .collect();
+
+        for suite in &shared {
+            assert_eq!(case_names(suite), case_names(&alone));
+            assert_eq!(suite.generation(), alone.generation());
+        }
+        assert!(alone.generation().count > 0, "no case was generated");
+        for suite in shared.into_iter().chain([alone]) {
+            suite.shutdown();
+        }
+    }
+
+    #[test]
+    fn verdicts_without_shrinking_fail_the_same_cases() {
+        // Every malformed body gets a 500, so generated cases fail and would be shrunk.
+        let config = SuiteConfig {
+            mock_faults: BTreeSet::from([Fault::MalformedRequestGets500]),
+            ..SuiteConfig::default()
+        };
+        let suite = Suite::prepare(config).expect("a run against the faulty mock");
+        let failed = |verdicts: Vec<CaseVerdict>| -> Vec<String> {
+            verdicts
+                .into_iter()
+                .filter(|v| matches!(v.outcome, Outcome::Failed(_)))
+                .map(|v| v.name)
+                .collect()
+        };
+        let shrunk = failed(suite.verdicts());
+        let unshrunk = failed(suite.verdicts_without_shrinking());
+        suite.shutdown();
+
+        assert!(
+            shrunk
+                .iter()
+                .any(|name| name.starts_with(generate::NAME_PREFIX)),
+            "no generated case failed: {shrunk:?}"
+        );
+        assert_eq!(unshrunk, shrunk);
+    }
 }

@@ -25,7 +25,7 @@ impl<'a> Answer<'a> {
         let json = if response.body.is_empty() {
             Err("the body is empty".to_owned())
         } else {
-            serde_json::from_slice(&response.body).map_err(|e| format!("the body is not JSON: {e}"))
+            response.json()
         };
         Self { response, json }
     }
@@ -342,8 +342,10 @@ pub fn shorten(text: &str, max: usize) -> String {
     }
 }
 
-/// Text with its control characters escaped (`\n`, `\u{1b}`), so that an answer body shown in
-/// a report can neither break the report's lines nor send escape sequences to a terminal.
+/// Text with its control characters (C0 and C1) and bidirectional formatting characters
+/// escaped (`\n`, `\u{1b}`, `\u{202e}`), so that an answer body or header shown in a report can
+/// neither break the report's lines, nor send escape sequences to a terminal, nor make the
+/// report read in another order than it is written.
 pub fn printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -351,11 +353,19 @@ pub fn printable(text: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if c.is_control() || is_bidi_control(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
             c => out.push(c),
         }
     }
     out
+}
+
+/// The characters of Unicode's `Bidi_Control` property: invisible, they reorder the text
+/// around them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -365,6 +375,14 @@ mod tests {
     #[test]
     fn printable_escapes_control_characters() {
         assert_eq!(printable("a\nb\u{1b}[31m\u{0}é"), "a\\nb\\u{1b}[31m\\u{0}é");
+    }
+
+    #[test]
+    fn printable_escapes_c1_controls_and_bidi_overrides() {
+        assert_eq!(
+            printable("text/html\u{9b}31m\u{85}\u{202e}lmth\u{2066}x\u{2069}"),
+            "text/html\\u{9b}31m\\u{85}\\u{202e}lmth\\u{2066}x\\u{2069}"
+        );
     }
 
     #[test]

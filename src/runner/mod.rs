@@ -5,6 +5,7 @@
 
 pub mod checks;
 pub mod derive;
+pub mod redact;
 pub mod template;
 
 use std::fmt::Write as _;
@@ -18,7 +19,8 @@ use crate::http::{HttpClient, HttpRequest, HttpResponse};
 use crate::schema::SchemaSet;
 use crate::snapshot;
 use checks::{Answer, Sent};
-use template::{API_KEY, AUTH_FILE_CONTENT, Redactor, Variables};
+use redact::Redactor;
+use template::{API_KEY, AUTH_FILE_CONTENT, Variables};
 
 /// The client name the harness gives in its own handshakes.
 pub const CLIENT_NAME: &str = "xpipe-conformance";
@@ -54,6 +56,16 @@ impl Credentials {
         };
         Some(json!({"auth": auth, "client": {"type": "Api", "name": CLIENT_NAME}}))
     }
+
+    /// Registers both credentials with `redactor`, so that no report shows them.
+    fn register_with(&self, redactor: &Redactor) {
+        if let Some(key) = &self.api_key {
+            redactor.add(key, "<api-key>");
+        }
+        if let Some(content) = &self.auth_file_content {
+            redactor.add(content, "<auth-file-content>");
+        }
+    }
 }
 
 /// What is known about the target before any case runs.
@@ -79,6 +91,9 @@ pub struct RunContext {
     pub target: TargetFacts,
     /// Where snapshots live; `None` skips snapshot checks.
     pub snapshots: Option<PathBuf>,
+    /// Masks the run's secrets in every report: the credentials and every token any answer of
+    /// the run carried, whichever case met it. Cases register with it as they run.
+    pub redactor: Redactor,
 }
 
 impl RunContext {
@@ -128,60 +143,66 @@ impl RunContext {
 
     /// Opens a session with the run's credentials and returns its token.
     pub async fn open_session(&self) -> Result<String, String> {
-        open_session(&self.client, &self.credentials).await
+        open_session(&self.client, &self.credentials, &self.redactor).await
     }
 }
 
-/// Opens a session with `credentials` and returns its token.
+/// Opens a session with `credentials` and returns its token; `redactor` learns the token, and
+/// any other the answer carries, before an error can show them.
 pub async fn open_session(
     client: &HttpClient,
     credentials: &Credentials,
+    redactor: &Redactor,
 ) -> Result<String, String> {
     {
         let body = credentials.handshake_body().ok_or_else(|| {
             "no credentials to open a session: pass --api-key (or XPIPE_API_KEY) or --auth-file"
                 .to_owned()
         })?;
+        credentials.register_with(redactor);
         let request = json_request("/handshake", &body, None);
-        let response = client.send(&request).await.map_err(|e| e.to_string())?;
-        let token = serde_json::from_slice::<Value>(&response.body)
+        let response = client
+            .send(&request)
+            .await
+            .map_err(|e| redactor.apply(&e.to_string()))?;
+        let token = response
+            .json()
             .ok()
             .and_then(|v| v.get("token")?.as_str().map(str::to_owned));
+        if let Some(token) = &token {
+            redactor.add(token, "<session-token>");
+        }
+        // A refused handshake may still carry a working token, and an answer that is not
+        // strictly JSON one that the parse above missed.
+        redactor.learn_tokens(&response.body);
         match token {
             Some(token) if response.status == 200 => Ok(token),
             _ => Err(format!(
                 "the handshake with the run's credentials answered {} without a token{}",
                 response.status,
-                answer_details(&response, credentials)
+                answer_details(&response, redactor)
             )),
         }
     }
 }
 
 /// What a report needs of an answer that is not the expected one: its `Location` and how its
-/// body begins, with tokens and the credentials masked and control characters escaped.
-fn answer_details(response: &HttpResponse, credentials: &Credentials) -> String {
+/// body begins, with secrets masked and control characters escaped.
+fn answer_details(response: &HttpResponse, redactor: &Redactor) -> String {
     let mut text = String::new();
     if let Some(location) = &response.location {
+        let location = checks::printable(&redactor.apply(location));
         let _ = write!(text, " (Location: {location})");
     }
     if response.body.is_empty() {
         text.push_str("; the body is empty");
         return text;
     }
-    let mut body = redact_tokens(&response.body);
-    let secrets = [
-        (&credentials.api_key, "<api-key>"),
-        (&credentials.auth_file_content, "<auth-file-content>"),
-    ];
-    for (secret, mask) in secrets {
-        if let Some(secret) = secret.as_deref().filter(|s| !s.is_empty()) {
-            body = body.replace(secret, mask);
-        }
-    }
+    // Masked before it is cut, so that no part of a secret survives the cut.
+    let body = redactor.apply(&redact_tokens(&response.body));
     let body = checks::printable(&checks::shorten(&body, 200));
-    let _ = match serde_json::from_slice::<Value>(&response.body) {
-        Err(why) => write!(text, "; the body is not JSON ({why}) and begins: {body}"),
+    let _ = match response.json() {
+        Err(why) => write!(text, "; {why}; it begins: {body}"),
         Ok(_) => write!(text, "; the body: {body}"),
     };
     text
@@ -230,21 +251,19 @@ struct CaseRun<'a> {
 impl<'a> CaseRun<'a> {
     fn new(context: &'a RunContext, case: &'a Case) -> Self {
         let mut vars = Variables::default();
-        let mut redactor = Redactor::default();
         let credentials = &context.credentials;
         if let Some(key) = &credentials.api_key {
             vars.set(API_KEY, Value::String(key.clone()));
-            redactor.add(key, "<api-key>");
         }
         if let Some(content) = &credentials.auth_file_content {
             vars.set(AUTH_FILE_CONTENT, Value::String(content.clone()));
-            redactor.add(content, "<auth-file-content>");
         }
+        credentials.register_with(&context.redactor);
         Self {
             context,
             case,
             vars,
-            redactor,
+            redactor: context.redactor.clone(),
             session: None,
             snapshot_failures: Vec::new(),
             trace: Vec::new(),
@@ -299,10 +318,13 @@ impl<'a> CaseRun<'a> {
         let response = match sent {
             Ok(response) => response,
             Err(error) => {
+                let error = checks::printable(&error.to_string());
                 let report = format!("{}\n  no answer: {error}", self.describe_request(&request));
                 return Err(self.failure(index, step, value, &report));
             }
         };
+        // Any report from here on, this case's or another's, masks what the answer hands out.
+        self.redactor.learn_tokens(&response.body);
 
         // Check the answer, then capture from it for later steps.
         let answer = Answer::new(&response);
@@ -431,7 +453,10 @@ impl<'a> CaseRun<'a> {
             for lane in 0..parallel.count {
                 let client = self.context.client.clone();
                 let credentials = self.context.credentials.clone();
-                opening.spawn(async move { (lane, open_session(&client, &credentials).await) });
+                let redactor = self.redactor.clone();
+                opening.spawn(async move {
+                    (lane, open_session(&client, &credentials, &redactor).await)
+                });
             }
             for (lane, token) in opening.join_all().await {
                 let token = token.map_err(|why| {
@@ -477,11 +502,13 @@ impl<'a> CaseRun<'a> {
             let response = match response {
                 Ok(response) => response,
                 Err(error) => {
+                    let error = checks::printable(&error.to_string());
                     problems.push(format!("lane {lane}: no answer: {error}"));
                     bodies.push(None);
                     continue;
                 }
             };
+            self.redactor.learn_tokens(&response.body);
             let answer = Answer::new(response);
             let sent = Sent {
                 path: &request.path,
@@ -537,18 +564,18 @@ impl<'a> CaseRun<'a> {
             let _ = write!(label, " ({})", self.step_name(name));
         }
         if let Some(value) = value {
-            let _ = write!(label, " {:?}", self.redactor.apply(value));
+            let _ = write!(label, " {:?}", self.redactor.apply_to_value(value));
         }
         let exchange = match sent {
             Err(error) => Exchange {
                 step: label,
-                status: Err(error.to_string()),
+                status: Err(self.redactor.apply(&error.to_string())),
                 body: None,
                 raw: "none",
                 found: None,
             },
             Ok(response) => {
-                let json = serde_json::from_slice::<Value>(&response.body).ok();
+                let json = response.json().ok();
                 let found = json.as_ref().and_then(|j| j.get("found")).map(|found| {
                     let mut uuids: Vec<String> = derive::items(found)
                         .into_iter()
@@ -599,20 +626,26 @@ impl<'a> CaseRun<'a> {
     fn describe_request(&self, request: &HttpRequest) -> String {
         let mut text = format!("  request: {} {}", request.method, request.path);
         for (name, value) in &request.headers {
-            let _ = write!(text, "\n           {name}: {}", self.redactor.apply(value));
+            let _ = write!(
+                text,
+                "\n           {name}: {}",
+                self.redactor.apply_to_value(value)
+            );
         }
         if let Some(body) = &request.body {
-            let body = checks::shorten(&String::from_utf8_lossy(body), 400);
-            let _ = write!(text, "\n           {}", self.redactor.apply(&body));
+            let body = self.redactor.apply(&String::from_utf8_lossy(body));
+            let _ = write!(text, "\n           {}", checks::shorten(&body, 400));
         }
         text
     }
 
     fn describe_response(&self, response: &HttpResponse) -> String {
+        // Headers are the target's text like the body: masked, then escaped.
+        let header = |value: &str| checks::printable(&self.redactor.apply_to_value(value));
         let content_type = response
             .content_type
             .as_deref()
-            .unwrap_or("no Content-Type");
+            .map_or_else(|| "no Content-Type".to_owned(), header);
         let mut text = format!(
             "  answer:  {} ({content_type}), {} bytes in {} ms",
             response.status,
@@ -620,9 +653,9 @@ impl<'a> CaseRun<'a> {
             response.elapsed.as_millis()
         );
         if let Some(location) = &response.location {
-            let _ = write!(text, ", Location: {location} (not followed)");
+            let _ = write!(text, ", Location: {} (not followed)", header(location));
         }
-        if let Some(encoding) = &response.content_encoding {
+        if let Some(encoding) = response.content_encoding.as_deref().map(header) {
             let _ = match response.encoded_size {
                 Some(size) => write!(
                     text,
@@ -647,7 +680,11 @@ impl<'a> CaseRun<'a> {
             let _ = write!(head, " ({})", self.step_name(name));
         }
         if let Some(value) = value {
-            let _ = write!(head, " with derived value {:?}", self.redactor.apply(value));
+            let _ = write!(
+                head,
+                " with derived value {:?}",
+                self.redactor.apply_to_value(value)
+            );
         }
         let _ = write!(head, " in {}", self.case.file.display());
         let detail = self.redactor.apply(detail);
@@ -710,6 +747,13 @@ fn unordered(value: &Value) -> Value {
     }
 }
 
+/// The most memory parsing a body for a report may take (an estimate, see
+/// [`crate::budget::parsed_size_estimate`]).
+const REPORT_PARSE_LIMIT: usize = 4 * 1024 * 1024;
+/// How much of a body too large to parse for a report is kept as text: far more than any report
+/// shows.
+const REPORT_TEXT_LIMIT: usize = 64 * 1024;
+
 /// The body as text for a report, with the value of every member whose name holds `token`
 /// replaced: a handshake answer that fails a check still carries a live session token.
 fn redact_tokens(body: &[u8]) -> String {
@@ -727,6 +771,12 @@ fn redact_tokens(body: &[u8]) -> String {
             Value::Array(items) => items.iter_mut().for_each(walk),
             _ => {}
         }
+    }
+    // Reports show a few hundred characters of a body. One that would take much memory to
+    // parse is shown from its first bytes, which the redactor still masks.
+    if crate::budget::parsed_size_estimate(body) > REPORT_PARSE_LIMIT {
+        let start = &body[..body.len().min(REPORT_TEXT_LIMIT)];
+        return String::from_utf8_lossy(start).into_owned();
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(mut json) => {

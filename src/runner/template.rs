@@ -1,5 +1,5 @@
-//! Variables of a running case: `${name}` substitution in requests and expectations, and the
-//! redaction of secrets from everything the report prints.
+//! Variables of a running case: `${name}` substitution in requests and expectations, with the
+//! transforms a reference may apply (`${token|drop_last}`).
 
 use std::collections::BTreeMap;
 
@@ -93,58 +93,37 @@ impl Variables {
         let text = value
             .as_str()
             .ok_or_else(|| format!("`{transform}` needs a string; ${{{name}}} is {value}"))?;
-        let changed = match transform {
-            "drop_last" => {
-                let mut chars = text.chars();
-                chars.next_back();
-                chars.as_str().to_owned()
-            }
-            "upper" => text.to_uppercase(),
-            "lower" => text.to_lowercase(),
-            other => {
-                return Err(format!(
-                    "unknown transform `{other}` in ${{{reference}}}; known: drop_last, upper, lower"
-                ));
-            }
-        };
+        let changed = apply_transform(transform, text).ok_or_else(|| {
+            format!(
+                "unknown transform `{transform}` in ${{{reference}}}; known: {}",
+                TRANSFORMS.join(", ")
+            )
+        })?;
         Ok(Value::String(changed))
+    }
+}
+
+/// The transforms a variable reference may apply; [`apply_transform`] applies them. The
+/// redactor masks what each of them makes of a secret, so a new one is masked too.
+pub const TRANSFORMS: [&str; 3] = ["drop_last", "upper", "lower"];
+
+/// `text` changed by the transform called `name`; `None` for an unknown transform.
+pub fn apply_transform(name: &str, text: &str) -> Option<String> {
+    match name {
+        "drop_last" => {
+            let mut chars = text.chars();
+            chars.next_back();
+            Some(chars.as_str().to_owned())
+        }
+        "upper" => Some(text.to_uppercase()),
+        "lower" => Some(text.to_lowercase()),
+        _ => None,
     }
 }
 
 fn whole_variable(text: &str) -> Option<&str> {
     let name = text.strip_prefix("${")?.strip_suffix('}')?;
     (!name.contains('}')).then_some(name)
-}
-
-/// Replaces secrets (credentials, session tokens) with labels in text meant for people.
-#[derive(Debug, Clone, Default)]
-pub struct Redactor {
-    secrets: Vec<(String, &'static str)>,
-}
-
-impl Redactor {
-    /// Adds a secret and the label that stands in for it. Empty or very short values are not
-    /// redacted, since they would blank out ordinary text.
-    pub fn add(&mut self, secret: &str, label: &'static str) {
-        let secret = secret.trim();
-        if secret.len() >= 4 && !self.secrets.iter().any(|(s, _)| s == secret) {
-            self.secrets.push((secret.to_owned(), label));
-            // Longest first, so a secret that contains another is replaced whole.
-            self.secrets
-                .sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
-        }
-    }
-
-    /// The text with every secret replaced by its label.
-    pub fn apply(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        for (secret, label) in &self.secrets {
-            if text.contains(secret.as_str()) {
-                text = text.replace(secret.as_str(), label);
-            }
-        }
-        text
-    }
 }
 
 #[cfg(test)]
@@ -187,18 +166,6 @@ mod tests {
             vars.render("${listing|upper}")
                 .unwrap_err()
                 .contains("string")
-        );
-    }
-
-    #[test]
-    fn secrets_are_replaced_longest_first() {
-        let mut redactor = Redactor::default();
-        redactor.add("abcd", "<short>");
-        redactor.add("abcdefgh", "<long>");
-        redactor.add("", "<empty>");
-        assert_eq!(
-            redactor.apply("key abcdefgh and abcd"),
-            "key <long> and <short>"
         );
     }
 }
