@@ -40,6 +40,9 @@ pub struct SchemaViolation {
 
 impl fmt::Display for SchemaViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.schema_path.is_empty() {
+            return f.write_str(&self.message);
+        }
         let at = if self.instance_path.is_empty() {
             "/"
         } else {
@@ -47,6 +50,30 @@ impl fmt::Display for SchemaViolation {
         };
         write!(f, "at {at}: {} (schema {})", self.message, self.schema_path)
     }
+}
+
+/// The most violations [`SchemaSet::validate`] lists; the rest are counted in one more entry.
+pub const VIOLATIONS_KEPT: usize = 20;
+
+/// Past this many JSON values, an instance that breaks its model gets only its first violation
+/// listed.
+const LARGE_INSTANCE_NODES: usize = 10_000;
+
+/// Whether `value` holds more than `limit` values, itself included; stops counting past it.
+fn exceeds_nodes(value: &Value, limit: usize) -> bool {
+    fn count(value: &Value, left: &mut usize) -> bool {
+        if *left == 0 {
+            return true;
+        }
+        *left -= 1;
+        match value {
+            Value::Array(items) => items.iter().any(|item| count(item, left)),
+            Value::Object(members) => members.values().any(|member| count(member, left)),
+            _ => false,
+        }
+    }
+    let mut left = limit;
+    count(value, &mut left)
 }
 
 /// Why a schema folder could not be loaded.
@@ -283,14 +310,51 @@ impl SchemaSet {
                 message: format!("unknown model \"{model}\""),
             }]);
         };
-        let violations: Vec<SchemaViolation> = validator
-            .iter_errors(instance)
+        if validator.is_valid(instance) {
+            return Ok(());
+        }
+        // Listing every violation of a large answer builds them all at once (megabytes, and
+        // minutes for a hostile answer of a million bad items): a large one names its first.
+        if exceeds_nodes(instance, LARGE_INSTANCE_NODES) {
+            let first = validator
+                .validate(instance)
+                .err()
+                .map(|error| SchemaViolation {
+                    instance_path: error.instance_path().as_str().to_string(),
+                    schema_path: schema_location(&error),
+                    message: error.to_string(),
+                });
+            let mut violations: Vec<SchemaViolation> = first.into_iter().collect();
+            violations.push(SchemaViolation {
+                instance_path: String::new(),
+                schema_path: String::new(),
+                message: format!(
+                    "further violations not searched: the answer has more than \
+                     {LARGE_INSTANCE_NODES} JSON values"
+                ),
+            });
+            return Err(violations);
+        }
+        let mut errors = validator.iter_errors(instance);
+        let mut violations: Vec<SchemaViolation> = errors
+            .by_ref()
+            .take(VIOLATIONS_KEPT)
             .map(|error| SchemaViolation {
                 instance_path: error.instance_path().as_str().to_string(),
                 schema_path: schema_location(&error),
                 message: error.to_string(),
             })
             .collect();
+        // Counted, not kept: a hostile answer can break the model once per item, millions of
+        // times, and every violation quotes its value.
+        let more = errors.count();
+        if more > 0 {
+            violations.push(SchemaViolation {
+                instance_path: String::new(),
+                schema_path: String::new(),
+                message: format!("and {more} more violations, not listed"),
+            });
+        }
         if violations.is_empty() {
             Ok(())
         } else {
@@ -980,6 +1044,42 @@ mod tests {
         assert!(
             message.contains("A.json") && message.contains("B.json"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn a_large_instance_that_breaks_its_model_names_its_first_violation() {
+        let zeros = vec![json!(0); LARGE_INSTANCE_NODES + 1];
+        let violations = schemas()
+            .validate("ConnectionQueryResponse", &json!({ "found": zeros }))
+            .expect_err("numbers are not connections");
+        assert_eq!(violations.len(), 2);
+        assert!(
+            violations[0].to_string().starts_with("at /found/0:"),
+            "{}",
+            violations[0]
+        );
+        assert!(
+            violations[1]
+                .to_string()
+                .starts_with("further violations not searched")
+        );
+        assert!(!exceeds_nodes(&json!([[1, 2], {"a": 3}]), 6));
+        assert!(exceeds_nodes(&json!([[1, 2], {"a": 3}]), 5));
+    }
+
+    #[test]
+    fn violations_past_the_first_twenty_are_counted_not_listed() {
+        let set = schemas();
+        let zeros = vec![json!(0); 1000];
+        let violations = set
+            .validate("ConnectionQueryResponse", &json!({ "found": zeros }))
+            .expect_err("numbers are not connections");
+        assert_eq!(violations.len(), VIOLATIONS_KEPT + 1);
+        let last = violations.last().expect("the count").to_string();
+        assert!(
+            last.starts_with("and ") && last.ends_with(" more violations, not listed"),
+            "{last}"
         );
     }
 

@@ -18,6 +18,11 @@ const MIN_MASKED_ANYWHERE: usize = 4;
 /// tokens, and a hostile one could otherwise make every later report scan for megabytes.
 const MAX_LEARNED_TOKEN: usize = 4096;
 
+/// Secrets longer than this (a daemon may hand out a token of megabytes) are kept only as their
+/// first this many bytes, and a match of those masks the rest of the run of token characters
+/// after it too: keeping every form of every such token whole would take gigabytes.
+const LONG_SECRET_KEPT: usize = 256;
+
 /// How far past `token` the rest of a member's name may reach (`"tokenId"`, `"token_v2"`).
 const MAX_NAME_REST: usize = 64;
 
@@ -42,10 +47,12 @@ impl fmt::Debug for Redactor {
 /// The secrets a run has met and every form in which they are masked.
 #[derive(Default)]
 struct Book {
-    /// The values given to [`Redactor::add`], so that a secret met again costs nothing.
+    /// The values given to [`Redactor::add`] (a long one as its kept start and its length), so
+    /// that a secret met again costs nothing.
     known: HashSet<String>,
-    /// Forms masked wherever they occur, with their labels.
-    anywhere: Vec<(String, String)>,
+    /// Forms masked wherever they occur, with their labels, and whether each is the kept start
+    /// of a longer form (see [`LONG_SECRET_KEPT`]).
+    anywhere: Vec<(String, String, bool)>,
     /// Indexes into `anywhere` by the form's first four bytes, longest form first.
     by_prefix: HashMap<[u8; 4], Vec<usize>>,
     /// One bit per possible first two bytes of a form in `anywhere`: a quick no for most text.
@@ -59,11 +66,15 @@ impl Redactor {
     /// it is masked too (`${token|drop_last}` shows as `<token|drop_last>`), as are the forms
     /// JSON and Rust's `{:?}` escape it to. An empty secret hides nothing and is left out.
     pub fn add(&self, secret: &str, label: &str) {
-        if secret.is_empty() || self.read().known.contains(secret) {
+        let key = match kept_start(secret) {
+            Some(start) => format!("{}:{start}", secret.len()),
+            None => secret.to_owned(),
+        };
+        if secret.is_empty() || self.read().known.contains(&key) {
             return;
         }
         let mut book = self.book.write().unwrap_or_else(|e| e.into_inner());
-        book.known.insert(secret.to_owned());
+        book.known.insert(key);
         // An auth file usually ends with a newline that a daemon may trim before echoing.
         let trimmed = secret.trim();
         let values = if trimmed == secret {
@@ -151,6 +162,10 @@ impl Book {
     }
 
     fn add_anywhere(&mut self, form: String, label: &str) {
+        let (form, cut) = match kept_start(&form) {
+            Some(start) => (start.to_owned(), true),
+            None => (form, false),
+        };
         let bytes = form.as_bytes();
         let prefix = [bytes[0], bytes[1], bytes[2], bytes[3]];
         let candidates = self.by_prefix.entry(prefix).or_default();
@@ -165,7 +180,7 @@ impl Book {
         }
         let bit = two_bytes(bytes);
         self.first_two[bit / 64] |= 1 << (bit % 64);
-        self.anywhere.push((form, label.to_owned()));
+        self.anywhere.push((form, label.to_owned(), cut));
     }
 
     /// The text with every form in `anywhere` replaced by its label, leftmost and longest
@@ -187,8 +202,14 @@ impl Book {
                 .flatten()
                 .and_then(|candidates| {
                     candidates.iter().find_map(|&i| {
-                        let (form, label) = &self.anywhere[i];
-                        let length = matched_length(rest, form.as_bytes())?;
+                        let (form, label, cut) = &self.anywhere[i];
+                        let mut length = matched_length(rest, form.as_bytes())?;
+                        if *cut {
+                            length += rest[length..]
+                                .iter()
+                                .take_while(|&&b| is_token_byte(b))
+                                .count();
+                        }
                         Some((length, label))
                     })
                 });
@@ -205,6 +226,40 @@ impl Book {
         out.push_str(&text[copied..]);
         out
     }
+}
+
+/// The start kept of a secret longer than [`LONG_SECRET_KEPT`], cut at a character boundary;
+/// `None` for a shorter one.
+fn kept_start(secret: &str) -> Option<&str> {
+    if secret.len() <= LONG_SECRET_KEPT {
+        return None;
+    }
+    let mut end = LONG_SECRET_KEPT;
+    while !secret.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(&secret[..end])
+}
+
+/// Whether `byte` may continue a token in text: anything but the quotes, escapes, separators
+/// and white space that end a value in JSON, headers and reports.
+fn is_token_byte(byte: u8) -> bool {
+    !matches!(
+        byte,
+        b'"' | b'\''
+            | b'\\'
+            | b','
+            | b';'
+            | b'}'
+            | b']'
+            | b'<'
+            | b'>'
+            | b'&'
+            | b' '
+            | b'\t'
+            | b'\r'
+            | b'\n'
+    )
 }
 
 /// How many bytes of `text` are `form`: all of it, or the part before a `…` that cut it.
@@ -357,6 +412,33 @@ mod tests {
         assert_eq!(redactor.apply_to_value("Bearer ab1"), "Bearer <api-key>");
         assert_eq!(redactor.apply_to_value("ab1"), "<api-key>");
         assert_eq!(redactor.apply_to_value("Bearer xab1"), "Bearer xab1");
+    }
+
+    #[test]
+    fn a_long_secret_is_kept_short_and_still_masked_whole() {
+        let redactor = Redactor::default();
+        let token = "t0k".repeat(100_000);
+        redactor.add(&token, "<token>");
+        let text = format!(
+            r#"{{"token":"{token}","next":"{}"}}"#,
+            &token[..token.len() - 1]
+        );
+        // Kept to their start, the token and what drops its last character look alike.
+        assert_eq!(
+            redactor.apply(&text),
+            r#"{"token":"<token>","next":"<token>"}"#
+        );
+        let book = redactor.read();
+        assert!(
+            book.anywhere
+                .iter()
+                .all(|(form, ..)| form.len() <= LONG_SECRET_KEPT)
+        );
+        assert!(
+            book.known
+                .iter()
+                .all(|key| key.len() < 2 * LONG_SECRET_KEPT)
+        );
     }
 
     #[test]
