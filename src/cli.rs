@@ -112,8 +112,9 @@ pub struct RunArgs {
     /// Accept TLS certificates that do not verify (self-signed daemons).
     #[arg(long)]
     pub insecure: bool,
-    /// The largest answer body to read, in bytes.
-    #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
+    /// The largest answer body to read, in bytes; answers share a memory budget of 8 times it.
+    #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES",
+          value_parser = at_least_one)]
     pub max_body: usize,
     /// Let `should` cases fail the run too.
     #[arg(long)]
@@ -201,7 +202,7 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(secs) if secs > 0.0 && secs.is_finite() && secs <= 86_400.0 => Ok(secs),
         _ => Err(format!(
-            "{text:?} is not a number of seconds between 0 and 86400"
+            "{text:?} is not a number of seconds above 0 and at most 86400"
         )),
     }
 }
