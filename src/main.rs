@@ -49,6 +49,17 @@ fn main() -> ExitCode {
 }
 
 fn run(mut args: RunArgs) -> u8 {
+    if matches!(
+        args.libtest.format,
+        Some(libtest_mimic::FormatSetting::Json)
+    ) && std::env::var_os("INSTA_OUTPUT").is_none()
+    {
+        // insta prints a changed snapshot's diff on standard output, which `--format json`
+        // keeps for libtest's lines alone; the case's report still names the snapshot.
+        // SAFETY: nothing has started a thread yet (no runtime, no trial), so no other thread
+        // can read the environment while it changes.
+        unsafe { std::env::set_var("INSTA_OUTPUT", "none") };
+    }
     // Cases wait on the network, not the processor: more threads than cores keep a slow
     // target from stretching the run.
     match args.libtest.test_threads {

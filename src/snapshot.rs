@@ -74,7 +74,8 @@ pub fn check(dir: &Path, name: &str, case_file: &Path, content: &str) -> Result<
         let stored = dir.join(format!("{name}.snap"));
         let what = if stored.exists() {
             format!(
-                "the answer differs from snapshot {} (diff above)",
+                "the answer differs from snapshot {} (insta's diff above, except with \
+                 --format json)",
                 stored.display()
             )
         } else {
