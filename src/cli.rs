@@ -93,7 +93,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// The daemon to check, e.g. http://127.0.0.1:21721; the embedded mock when left out.
-    #[arg(long, env = "XPIPE_TARGET", value_name = "URL")]
+    #[arg(long, env = "XPIPE_TARGET", value_name = "URL", value_parser = http_url)]
     pub target: Option<Url>,
     /// API key for `ApiKey` handshakes.
     #[arg(
@@ -207,6 +207,16 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
+fn http_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(format!(
+            "{text:?} uses {other}://; the daemon speaks http:// or https://"
+        )),
+    }
+}
+
 fn at_least_one(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
@@ -316,6 +326,20 @@ mod tests {
         assert_eq!(mock.port, 0);
         assert_eq!(mock.max_sessions, crate::mock::DEFAULT_MAX_SESSIONS);
         assert_eq!(mock.header_timeout, 10.0);
+    }
+
+    #[test]
+    fn a_target_must_be_http_or_https() {
+        let error = Cli::try_parse_args(["xpipe-conformance", "--target", "ftp://127.0.0.1:1"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("uses ftp://"), "{error}");
+        assert!(
+            parse(&["--target", "https://127.0.0.1:1"])
+                .run
+                .target
+                .is_some()
+        );
     }
 
     #[test]
